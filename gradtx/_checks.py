@@ -1,0 +1,72 @@
+"""Validation helpers shared by every factory: concrete checks at construction time.
+
+A hyperparameter that is a Python or NumPy number is checked at once; an array, a
+tracer or a schedule is left to the caller (it may be traced or vary per step).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import numpy as np
+
+
+def concrete(value: Any) -> float | None:
+    """Return ``value`` as a float if it is a concrete real scalar, else ``None``."""
+    if isinstance(value, bool) or callable(value) or value is None:
+        return None
+    if isinstance(value, (int, float, np.number)):
+        return float(value)
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        return float(value)
+    if isinstance(value, jax.Array) and not isinstance(value, jax.core.Tracer):
+        if value.ndim == 0 and not np.iscomplexobj(value):
+            return float(value)
+    return None
+
+
+def check_range(
+    fn: str,
+    name: str,
+    value: Any,
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> None:
+    """Raise ``ValueError`` if a concrete ``value`` lies outside the given interval."""
+    v = concrete(value)
+    if v is None:
+        return
+    bad = np.isnan(v)
+    if low is not None:
+        bad |= v <= low if low_open else v < low
+    if high is not None:
+        bad |= v >= high if high_open else v > high
+    if bad:
+        lo = "(-inf" if low is None else ("(" if low_open else "[") + f"{low:g}"
+        hi = "inf)" if high is None else f"{high:g}" + (")" if high_open else "]")
+        raise ValueError(f"`{fn}({name}=...)` must lie in {lo}, {hi}; got {name}={value!r}.")
+
+
+def check_nonnegative(fn: str, name: str, value: Any) -> None:
+    """``value >= 0``."""
+    check_range(fn, name, value, 0.0)
+
+
+def check_positive(fn: str, name: str, value: Any) -> None:
+    """``value > 0``."""
+    check_range(fn, name, value, 0.0, low_open=True)
+
+
+def check_decay(fn: str, name: str, value: Any) -> None:
+    """An EMA decay: ``0 <= value <= 1`` (1 freezes the average)."""
+    check_range(fn, name, value, 0.0, 1.0)
+
+
+def check_schedule_or_nonnegative(fn: str, name: str, value: Any) -> None:
+    """A learning rate: a schedule, or a number ``>= 0``."""
+    if value is not None and not callable(value):
+        check_nonnegative(fn, name, value)

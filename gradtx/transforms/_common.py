@@ -1,0 +1,51 @@
+"""Small helpers shared by the transform modules (private)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+is_none = lambda x: x is None  # noqa: E731
+
+
+def tmap(f: Any, tree: Any, *rest: Any) -> Any:
+    """``jax.tree.map`` over ``tree``'s leaves, keeping its ``None`` leaves as ``None``."""
+    return jax.tree.map(lambda x, *r: None if x is None else f(x, *r), tree, *rest, is_leaf=is_none)
+
+
+def like(x: jax.Array, ref: Any) -> jax.Array:
+    """Cast ``x`` to the dtype of ``ref`` (keeps updates in the gradients' dtype)."""
+    return jnp.asarray(x).astype(jnp.result_type(ref))
+
+
+def zeros_state(params: Any, dtype: Any = None) -> Any:
+    """Zeros shaped like ``params`` (or ``ShapeDtypeStruct`` leaves) in ``dtype``.
+
+    With ``dtype=None`` each leaf keeps its parameter's dtype.
+    """
+    return tmap(lambda p: jnp.zeros(jnp.shape(p), dtype or jnp.result_type(p)), params)
+
+
+def full_state(params: Any, value: Any, dtype: Any = None) -> Any:
+    """A constant shaped like ``params``; complex params get a real accumulator."""
+
+    def f(p: Any) -> jax.Array:
+        dt = dtype or jnp.result_type(p)
+        if jnp.issubdtype(dt, jnp.complexfloating) and dtype is None:
+            dt = jnp.finfo(dt).dtype
+        return jnp.full(jnp.shape(p), value, dt)
+
+    return tmap(f, params)
+
+
+def real_zeros_state(params: Any) -> Any:
+    """Zeros with the real dtype of each parameter (for second moments)."""
+    return full_state(params, 0.0)
+
+
+def require_params(fn: str, params: Any) -> None:
+    """Raise a clear error when a transformation that reads params got none."""
+    if params is None:
+        raise ValueError(f"`{fn}` needs the parameters: call update(updates, state, params).")

@@ -1,0 +1,127 @@
+"""Applying a transformation to part of the parameters only."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import numpy as np
+
+from gradtx.base import (
+    GradientTransformation,
+    GradientTransformationExtraArgs,
+    Params,
+    Updates,
+    with_extra_args_support,
+)
+from gradtx.tree._structure import describe_difference
+
+__all__ = ["MaskedNode", "MaskedState", "masked"]
+
+
+class MaskedNode(NamedTuple):
+    """Stands, in the inner state, for a parameter the mask leaves out (no leaves)."""
+
+
+class MaskedState(NamedTuple):
+    """State of :func:`masked`.
+
+    Attributes:
+      inner_state: the inner transformation's state, built only on masked-in leaves.
+    """
+
+    inner_state: Any
+
+
+def _is_none(x: Any) -> bool:
+    return x is None
+
+
+def _full_mask(mask: Any, tree: Any, fn: str) -> Any:
+    """Broadcast a (prefix) boolean mask to the leaves of ``tree``, checking it."""
+
+    def check(path: Any, m: Any) -> bool:
+        if isinstance(m, (bool, np.bool_)):
+            return bool(m)
+        if isinstance(m, (np.ndarray, jax.Array)) and m.shape == () and m.dtype == bool:
+            if isinstance(m, jax.core.Tracer):
+                raise TypeError(f"`{fn}`: the mask at {jax.tree_util.keystr(path)} is traced; "
+                                "masks must be concrete booleans.")
+            return bool(m)
+        raise TypeError(
+            f"`{fn}`: mask leaves must be booleans; at {jax.tree_util.keystr(path)} got "
+            f"{type(m).__name__} {m!r}."
+        )
+
+    checked = jax.tree_util.tree_map_with_path(check, mask)
+    try:
+        return jax.tree.map(
+            lambda m, sub: jax.tree.map(lambda _: m, sub, is_leaf=_is_none),
+            checked,
+            tree,
+            is_leaf=_is_none,
+        )
+    except ValueError as err:
+        raise ValueError(
+            f"`{fn}`: the mask must have the structure of the parameters (or a prefix of "
+            f"it); {describe_difference(checked, tree, 'mask', 'params')}."
+        ) from err
+
+
+def masked(
+    inner: GradientTransformation,
+    mask: Any | Callable[[Params], Any],
+) -> GradientTransformationExtraArgs:
+    """Apply ``inner`` only where ``mask`` is ``True``; elsewhere updates pass unchanged.
+
+    The inner state is built only on the masked-in leaves (masked-out ones are
+    :class:`MaskedNode` and cost no memory).
+
+    Args:
+      inner: the transformation to apply.
+      mask: a tree of booleans with the structure of the parameters (or a prefix of
+        it), or a function ``params -> mask``.
+
+    Returns:
+      A transformation with :class:`MaskedState`.
+
+    Example:
+      >>> import jax.numpy as jnp, gradtx
+      >>> tx = gradtx.masked(gradtx.scale(0.0), {"w": True, "b": False})
+      >>> g = {"w": jnp.ones(1), "b": jnp.ones(1)}
+      >>> tx.update(g, tx.init(g))[0]
+      {'b': Array([1.], dtype=float32), 'w': Array([0.], dtype=float32)}
+    """
+    inner = with_extra_args_support(inner)
+
+    def resolve(tree: Any) -> Any:
+        m = mask(tree) if callable(mask) else mask
+        return _full_mask(m, tree, "masked")
+
+    def select(tree: Any, m: Any) -> Any:
+        return jax.tree.map(
+            lambda x, keep: x if keep else MaskedNode(), tree, m, is_leaf=_is_none
+        )
+
+    def init_fn(params: Params) -> MaskedState:
+        m = resolve(params)
+        return MaskedState(inner.init(select(params, m)))
+
+    def update_fn(
+        updates: Updates, state: MaskedState, params: Params | None = None, **extra_args: Any
+    ) -> tuple[Updates, MaskedState]:
+        m = resolve(params if params is not None and callable(mask) else updates)
+        sub_params = None if params is None else select(params, m)
+        new, inner_state = inner.update(select(updates, m), state.inner_state, sub_params,
+                                        **extra_args)
+        out = jax.tree.map(
+            lambda u, n, keep: n if keep else u,
+            updates,
+            new,
+            m,
+            is_leaf=lambda x: x is None or isinstance(x, MaskedNode),
+        )
+        return out, MaskedState(inner_state)
+
+    return GradientTransformationExtraArgs(init_fn, update_fn)
