@@ -78,7 +78,7 @@ def periodic_update(
     Example:
       >>> import jax.numpy as jnp, gradtx
       >>> gradtx.periodic_update({"w": jnp.array(1.0)}, {"w": jnp.array(0.0)}, 4, 2)
-      {'w': Array(1., dtype=float32)}
+      {'w': Array(1., dtype=float32, weak_type=True)}
     """
     assert_same_structure(new_tensors, old_tensors, "new_tensors", "old_tensors",
                           "periodic_update")

@@ -8,7 +8,7 @@ from typing import Any
 
 from gradtx._checks import concrete
 from gradtx.base import GradientTransformation, GradientTransformationExtraArgs
-from gradtx.wrappers._inject import inject_hyperparams
+from gradtx.wrappers._inject import OptimizerState, _inject
 
 
 def build_optimizer(
@@ -24,7 +24,7 @@ def build_optimizer(
     """
     factory = functools.partial(build, **static)
     factory.__name__ = build.__name__  # type: ignore[attr-defined]
-    return inject_hyperparams(factory, static_args=tuple(static))(**hyperparams)
+    return _inject(factory, tuple(static), None, OptimizerState)(**hyperparams)
 
 
 def is_zero(value: Any) -> bool:

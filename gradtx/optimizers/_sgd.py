@@ -18,7 +18,7 @@ __all__ = ["sgd"]
 def _sgd(
     learning_rate: Any,
     momentum: Any = None,
-    dampening: Any = 0.0,
+    dampening: Any = None,
     weight_decay: Any = None,
     *,
     nesterov: bool,
@@ -31,7 +31,7 @@ def _sgd(
         else scale_by_momentum(
             momentum,
             nesterov=nesterov,
-            dampening=dampening,
+            dampening=0.0 if dampening is None else dampening,
             accumulator_dtype=accumulator_dtype,
             undampened_first_step=True,
         ),

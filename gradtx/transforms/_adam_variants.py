@@ -193,7 +193,7 @@ def scale_by_radam(
       >>> import jax.numpy as jnp, gradtx
       >>> tx = gradtx.scale_by_radam()
       >>> tx.update(jnp.array([0.5, -2.0]), tx.init(jnp.zeros(2)))[0]
-      Array([ 0.5, -2. ], dtype=float32)
+      Array([ 0.4999999, -1.9999996], dtype=float32)
     """
     _check_adam("scale_by_radam", b1, b2, eps, eps_root)
     rho_inf = 2 / (1 - b2) - 1

@@ -329,7 +329,7 @@ def conj(tree: Any) -> Any:
     Example:
       >>> import jax.numpy as jnp, gradtx
       >>> gradtx.tree.conj({"a": jnp.array(1 + 2j)})
-      {'a': Array(1.-2.j, dtype=complex64)}
+      {'a': Array(1.-2.j, dtype=complex64, weak_type=True)}
     """
     return _map(jnp.conj, tree)
 
@@ -340,7 +340,7 @@ def real(tree: Any) -> Any:
     Example:
       >>> import jax.numpy as jnp, gradtx
       >>> gradtx.tree.real({"a": jnp.array(1 + 2j)})
-      {'a': Array(1., dtype=float32)}
+      {'a': Array(1., dtype=float32, weak_type=True)}
     """
     return _map(jnp.real, tree)
 

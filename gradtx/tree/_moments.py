@@ -43,7 +43,7 @@ def update_moment_per_elem_norm(
       >>> import jax.numpy as jnp, gradtx
       >>> gradtx.tree.update_moment_per_elem_norm(
       ...     {"a": jnp.array(1j)}, {"a": jnp.array(0.0)}, 0.5, 2)
-      {'a': Array(0.5, dtype=float32)}
+      {'a': Array(0.5, dtype=float32, weak_type=True)}
     """
     return _map(lambda g, m: (1 - decay) * _orderth_norm(g, order) + decay * m, updates, moments)
 

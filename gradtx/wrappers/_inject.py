@@ -23,6 +23,7 @@ from gradtx.numerics import safe_increment
 __all__ = [
     "HyperparamsDict",
     "InjectHyperparamsState",
+    "OptimizerState",
     "hyperparams",
     "inject_hyperparams",
     "set_hyperparams",
@@ -80,6 +81,27 @@ class InjectHyperparamsState(NamedTuple):
     inner_state: Any
 
 
+class OptimizerState(NamedTuple):
+    """State of every gradtx optimizer alias (``sgd``, ``adam``, ...).
+
+    The same as :class:`InjectHyperparamsState` with its counter named ``step``, so that
+    ``gradtx.tree.get(state, "count")`` still finds the single count of the inner
+    transformations, as in optax.
+
+    Attributes:
+      step: int32 number of updates so far; schedules are evaluated at it.
+      hyperparams: the hyperparameters the last update used, float32 arrays.
+      inner_state: the state of the chain of primitives.
+    """
+
+    step: jax.Array
+    hyperparams: HyperparamsDict
+    inner_state: Any
+
+
+_STATE_TYPES = (InjectHyperparamsState, OptimizerState)
+
+
 def _is_numeric(value: Any) -> bool:
     if isinstance(value, bool):
         return False
@@ -133,6 +155,15 @@ def inject_hyperparams(
       >>> float(state.hyperparams["b1"])
       0.800000011920929
     """
+    return _inject(inner_factory, static_args, hyperparam_dtype, InjectHyperparamsState)
+
+
+def _inject(
+    inner_factory: Callable[..., GradientTransformation],
+    static_args: str | Iterable[str],
+    hyperparam_dtype: Any,
+    state_cls: type,
+) -> Callable[..., GradientTransformationExtraArgs]:
     if isinstance(static_args, str):
         static_args = (static_args,)
     static_args = frozenset(static_args)
@@ -179,44 +210,69 @@ def inject_hyperparams(
         def build(hps: dict[str, Any]) -> GradientTransformationExtraArgs:
             return GradientTransformationExtraArgs(*inner_factory(**other, **hps))
 
-        def init_fn(params: Params) -> InjectHyperparamsState:
+        def init_fn(params: Params) -> Any:
             count = jnp.zeros([], jnp.int32)
             hps = values_at(count, {k: _to_array(v, dtype) for k, v in numeric.items()})
             inner = build(hps)
-            return InjectHyperparamsState(count, hps, inner.init(params))
+            return state_cls(count, hps, inner.init(params))
 
         def update_fn(
             updates: Updates,
-            state: InjectHyperparamsState,
+            state: Any,
             params: Params | None = None,
             **extra_args: Any,
-        ) -> tuple[Updates, InjectHyperparamsState]:
-            if not isinstance(state, InjectHyperparamsState):
+        ) -> tuple[Updates, Any]:
+            if not isinstance(state, state_cls):
                 raise ValueError(
                     f"`{getattr(inner_factory, '__name__', 'inject_hyperparams')}.update`: "
-                    "expected the InjectHyperparamsState its init returned; got "
-                    f"{type(state).__name__}."
+                    f"expected the {state_cls.__name__} its init returned; got "
+                    f"{type(state).__name__}. Was the state made by another optimizer?"
                 )
-            hps = values_at(state.count, state.hyperparams)
+            count = state[0]
+            hps = values_at(count, state.hyperparams)
             inner = build(hps)
             inner_updates, inner_state = inner.update(
-                updates, state.inner_state, params, **extra_args
+                updates, _override_nested(state.inner_state, hps), params, **extra_args
             )
-            return inner_updates, InjectHyperparamsState(
-                safe_increment(state.count), hps, inner_state
-            )
+            return inner_updates, state_cls(safe_increment(count), hps, inner_state)
 
         return GradientTransformationExtraArgs(init_fn, update_fn)
 
     return wrapped
 
 
-def _hyperparam_nodes(state: Any) -> list[tuple[str, InjectHyperparamsState]]:
-    found: list[tuple[str, InjectHyperparamsState]] = []
+def _override_nested(inner_state: Any, hps: dict[str, Any]) -> Any:
+    """Push the outer values into a gradtx optimizer's state nested right inside.
 
-    def visit(node: Any, path: tuple[Any, ...]) -> None:
-        if isinstance(node, InjectHyperparamsState):
-            found.append((jax.tree_util.keystr(path), node))
+    ``inject_hyperparams(gradtx.adam)(learning_rate=schedule)`` rebuilds ``adam`` with
+    the outer values at every step; ``adam`` itself reads its hyperparameters from its
+    own state, so the outer values are written there first (the outer one owns them).
+    """
+    if not isinstance(inner_state, _STATE_TYPES):
+        return inner_state
+    inner_hps = inner_state.hyperparams
+    shared = [k for k in hps if k in inner_hps and k not in inner_hps.scheduled]
+    if not shared:
+        return inner_state
+    new = dict(inner_hps)
+    for k in shared:
+        new[k] = jnp.asarray(hps[k]).astype(jnp.asarray(inner_hps[k]).dtype)
+    return inner_state._replace(hyperparams=HyperparamsDict(new, inner_hps.scheduled))
+
+
+def _hyperparam_nodes(state: Any) -> list[tuple[str, Any, frozenset[str]]]:
+    """Every hyperparameter-holding state in ``state``: (path, node, names it owns).
+
+    A name recorded by an enclosing node is owned by that node (the outer one feeds
+    the inner one at every step), so the inner node does not own it.
+    """
+    found: list[tuple[str, Any, frozenset[str]]] = []
+
+    def visit(node: Any, path: tuple[Any, ...], shadowed: frozenset[str] = frozenset()) -> None:
+        if isinstance(node, _STATE_TYPES):
+            owned = frozenset(node.hyperparams) - shadowed
+            found.append((jax.tree_util.keystr(path), node, owned))
+            shadowed = shadowed | owned
         children, _ = jax.tree_util.tree_flatten_with_path(
             node, is_leaf=lambda x: x is not node
         )
@@ -224,7 +280,7 @@ def _hyperparam_nodes(state: Any) -> list[tuple[str, InjectHyperparamsState]]:
             return
         for sub, child in children:
             if child is not None:
-                visit(child, path + sub)
+                visit(child, path + sub, shadowed)
 
     visit(state, ())
     return found
@@ -261,8 +317,10 @@ def hyperparams(state: Any) -> dict[str, jax.Array]:
         )
     merged: dict[str, jax.Array] = {}
     where: dict[str, str] = {}
-    for path, node in nodes:
+    for path, node, owned in nodes:
         for k, v in node.hyperparams.items():
+            if k not in owned:
+                continue
             if k in merged:
                 raise ValueError(
                     f"`gradtx.hyperparams(state)`: {k!r} is recorded at {where[k] or 'the top'}"
@@ -302,10 +360,10 @@ def set_hyperparams(state: Any, **values: Any) -> Any:
       0.05000000074505806
     """
     nodes = _hyperparam_nodes(state)
-    known = sorted({k for _, n in nodes for k in n.hyperparams})
+    known = sorted({k for _, _, owned in nodes for k in owned})
     owners: dict[str, list[str]] = {}
     for name in values:
-        owners[name] = [p for p, n in nodes if name in n.hyperparams]
+        owners[name] = [p for p, _, owned in nodes if name in owned]
         if not owners[name]:
             raise ValueError(
                 f"`gradtx.set_hyperparams`: the state has no hyperparameter {name!r}; "
@@ -318,7 +376,7 @@ def set_hyperparams(state: Any, **values: Any) -> Any:
             )
 
     def replace(node: Any) -> Any:
-        if not isinstance(node, InjectHyperparamsState):
+        if not isinstance(node, _STATE_TYPES):
             return node
         hps = node.hyperparams
         new = dict(hps)
@@ -353,7 +411,7 @@ def set_hyperparams(state: Any, **values: Any) -> Any:
 
     def replace_all(tree: Any) -> Any:
         return jax.tree.map(
-            replace, tree, is_leaf=lambda x: isinstance(x, InjectHyperparamsState)
+            replace, tree, is_leaf=lambda x: isinstance(x, _STATE_TYPES)
         )
 
     return replace_all(state)
