@@ -11,6 +11,13 @@ from gradtx.wrappers._masked import MaskedState as MaskedState
 from gradtx.wrappers._masked import masked as masked
 
 __all__ = [
-    "HyperparamsDict", "InjectHyperparamsState", "MaskedNode", "OptimizerState", "MaskedState", "hyperparams",
-    "inject_hyperparams", "masked", "set_hyperparams",
+    "HyperparamsDict",
+    "InjectHyperparamsState",
+    "MaskedNode",
+    "OptimizerState",
+    "MaskedState",
+    "hyperparams",
+    "inject_hyperparams",
+    "masked",
+    "set_hyperparams",
 ]

@@ -40,7 +40,7 @@ class HyperparamsDict(dict):
 
     scheduled: frozenset[str]
 
-    def __init__(self, values: dict[str, Any] = (), scheduled: Iterable[str] = ()) -> None:  # type: ignore[assignment]
+    def __init__(self, values: Any = (), scheduled: Iterable[str] = ()) -> None:
         super().__init__(values)
         self.scheduled = frozenset(scheduled)
 
@@ -189,9 +189,7 @@ def _inject(
             else:
                 arguments[name] = value
         static = {k: v for k, v in arguments.items() if k in static_args}
-        numeric = {
-            k: v for k, v in arguments.items() if k not in static_args and _is_numeric(v)
-        }
+        numeric = {k: v for k, v in arguments.items() if k not in static_args and _is_numeric(v)}
         schedules = {
             k: v
             for k, v in arguments.items()
@@ -273,9 +271,7 @@ def _hyperparam_nodes(state: Any) -> list[tuple[str, Any, frozenset[str]]]:
             owned = frozenset(node.hyperparams) - shadowed
             found.append((jax.tree_util.keystr(path), node, owned))
             shadowed = shadowed | owned
-        children, _ = jax.tree_util.tree_flatten_with_path(
-            node, is_leaf=lambda x: x is not node
-        )
+        children, _ = jax.tree_util.tree_flatten_with_path(node, is_leaf=lambda x: x is not node)
         if len(children) == 1 and children[0][0] == ():
             return
         for sub, child in children:
@@ -306,8 +302,8 @@ def hyperparams(state: Any) -> dict[str, jax.Array]:
     Example:
       >>> import jax.numpy as jnp, gradtx
       >>> state = gradtx.adam(1e-3).init({"w": jnp.zeros(2)})
-      >>> {k: round(float(v), 6) for k, v in gradtx.hyperparams(state).items()}
-      {'b1': 0.9, 'b2': 0.999, 'eps': 0.0, 'eps_root': 0.0, 'learning_rate': 0.001}
+      >>> {k: f"{float(v):.3g}" for k, v in gradtx.hyperparams(state).items()}
+      {'b1': '0.9', 'b2': '0.999', 'eps': '1e-08', 'eps_root': '0', 'learning_rate': '0.001'}
     """
     nodes = _hyperparam_nodes(state)
     if not nodes:
@@ -410,8 +406,6 @@ def set_hyperparams(state: Any, **values: Any) -> Any:
         )
 
     def replace_all(tree: Any) -> Any:
-        return jax.tree.map(
-            replace, tree, is_leaf=lambda x: isinstance(x, _STATE_TYPES)
-        )
+        return jax.tree.map(replace, tree, is_leaf=lambda x: isinstance(x, _STATE_TYPES))
 
     return replace_all(state)

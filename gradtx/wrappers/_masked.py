@@ -46,8 +46,10 @@ def _full_mask(mask: Any, tree: Any, fn: str) -> Any:
             return bool(m)
         if isinstance(m, (np.ndarray, jax.Array)) and m.shape == () and m.dtype == bool:
             if isinstance(m, jax.core.Tracer):
-                raise TypeError(f"`{fn}`: the mask at {jax.tree_util.keystr(path)} is traced; "
-                                "masks must be concrete booleans.")
+                raise TypeError(
+                    f"`{fn}`: the mask at {jax.tree_util.keystr(path)} is traced; "
+                    "masks must be concrete booleans."
+                )
             return bool(m)
         raise TypeError(
             f"`{fn}`: mask leaves must be booleans; at {jax.tree_util.keystr(path)} got "
@@ -100,9 +102,7 @@ def masked(
         return _full_mask(m, tree, "masked")
 
     def select(tree: Any, m: Any) -> Any:
-        return jax.tree.map(
-            lambda x, keep: x if keep else MaskedNode(), tree, m, is_leaf=_is_none
-        )
+        return jax.tree.map(lambda x, keep: x if keep else MaskedNode(), tree, m, is_leaf=_is_none)
 
     def init_fn(params: Params) -> MaskedState:
         m = resolve(params)
@@ -113,8 +113,9 @@ def masked(
     ) -> tuple[Updates, MaskedState]:
         m = resolve(params if params is not None and callable(mask) else updates)
         sub_params = None if params is None else select(params, m)
-        new, inner_state = inner.update(select(updates, m), state.inner_state, sub_params,
-                                        **extra_args)
+        new, inner_state = inner.update(
+            select(updates, m), state.inner_state, sub_params, **extra_args
+        )
         out = jax.tree.map(
             lambda u, n, keep: n if keep else u,
             updates,

@@ -1,0 +1,1 @@
+"""Benchmarks: gradtx against optax, measured in one process."""
