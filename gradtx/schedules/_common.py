@@ -76,7 +76,7 @@ def concrete_float(value: Any) -> float | None:
     Used to validate hyperparameters that may also be arrays or tracers: those are
     checked when they are concrete scalars and passed through untouched otherwise.
     """
-    if isinstance(value, jax.core.Tracer):
+    if isinstance(value, jax.core.Tracer | str | bytes):
         return None
     try:
         if np.ndim(value) != 0 or np.iscomplexobj(value):
@@ -97,14 +97,13 @@ def check_choice(fn: str, name: str, value: Any, choices: Sequence[str]) -> str:
 def check_value(fn: str, name: str, value: Any, *, condition: str) -> None:
     """Raises ``ValueError`` if a concrete scalar ``value`` breaks ``condition``.
 
-    ``condition`` is one of ``">= 0"``, ``"> 0"``, ``"in (0, 1]"``; non-concrete values pass.
+    ``condition`` is ``">= 0"`` or ``"in (0, 1]"``; values that are not concrete scalars pass.
     """
     x = concrete_float(value)
     if x is None:
         return
     ok, words = {
         ">= 0": (x >= 0, "non-negative"),
-        "> 0": (x > 0, "positive"),
         "in (0, 1]": (0 < x <= 1, "in (0, 1]"),
     }[condition]
     if not ok:
@@ -112,8 +111,11 @@ def check_value(fn: str, name: str, value: Any, *, condition: str) -> None:
 
 
 def warn(fn: str, message: str) -> None:
-    """Emits a ``UserWarning`` about an accepted but degenerate argument of ``fn``."""
-    warnings.warn(f"`{fn}`: {message}", UserWarning, stacklevel=3)
+    """Emits a ``UserWarning`` about an accepted but degenerate argument of ``fn``.
+
+    Called two levels below the public function, so ``stacklevel=4`` points at its caller.
+    """
+    warnings.warn(f"`{fn}`: {message}", UserWarning, stacklevel=4)
 
 
 # --------------------------------------------------------------------------------------------
@@ -197,14 +199,23 @@ def full_like_count(count: jax.Array, value: ArrayLike, dtype: np.dtype) -> jax.
 # --------------------------------------------------------------------------------------------
 
 
+def fraction(t: jax.Array, steps: float | int) -> jax.Array:
+    """``t / steps`` clipped to ``[0, 1]``.
+
+    The clip comes after the division: under ``jit`` XLA computes ``t / steps`` as
+    ``t * (1 / steps)``, which is ``1 + 4e-8`` at ``t = steps = 13``; clipping first would
+    leave that, and ``(1 - 1.00000004) ** 0.5`` is NaN.
+    """
+    return jnp.clip(t / steps, 0, 1)
+
+
 def ramp(t: jax.Array, start: ArrayLike, end: ArrayLike, steps: float | int) -> jax.Array:
     """Linear from ``start`` at ``t = 0`` to ``end`` at ``t = steps``, constant after.
 
     Written as ``(start - end) * (1 - t / steps) + end`` (the polynomial form with
     power 1), so that linear pieces agree to the last bit with ``polynomial_schedule``.
     """
-    frac = 1 - jnp.clip(t, 0, steps) / steps
-    return (start - end) * frac + end
+    return (start - end) * (1 - fraction(t, steps)) + end
 
 
 def half_cosine(frac: jax.Array) -> jax.Array:
@@ -226,7 +237,8 @@ def interpolate(
     xs = [x for x, _ in knots]
     ys = [jnp.asarray(y, calc) for _, y in knots]
     value = jnp.where(reached(count, xs[-1]), ys[-1], ys[0])
-    for (x0, y0), (x1, y1) in zip(zip(xs, ys), zip(xs[1:], ys[1:]), strict=False):
+    pieces = zip(xs[:-1], ys[:-1], xs[1:], ys[1:], strict=True)
+    for x0, y0, x1, y1 in pieces:
         if x1 <= x0:
             continue
         frac = jnp.clip((t - x0) / (x1 - x0), 0, 1)
