@@ -47,9 +47,7 @@ def apply_updates(params: Params, updates: Updates) -> Params:
     return jax.tree.map(add, params, updates, is_leaf=lambda x: x is None)
 
 
-def incremental_update(
-    new_tensors: Any, old_tensors: Any, step_size: jax.typing.ArrayLike
-) -> Any:
+def incremental_update(new_tensors: Any, old_tensors: Any, step_size: jax.typing.ArrayLike) -> Any:
     """Move ``old_tensors`` a fraction ``step_size`` of the way towards ``new_tensors``.
 
     Update rule: :math:`o \\leftarrow s\\, n + (1 - s)\\, o`, the Polyak average used for
@@ -60,8 +58,9 @@ def incremental_update(
       >>> gradtx.incremental_update({"w": jnp.array(1.0)}, {"w": jnp.array(0.0)}, 0.1)
       {'w': Array(0.1, dtype=float32, weak_type=True)}
     """
-    assert_same_structure(new_tensors, old_tensors, "new_tensors", "old_tensors",
-                          "incremental_update")
+    assert_same_structure(
+        new_tensors, old_tensors, "new_tensors", "old_tensors", "incremental_update"
+    )
     return jax.tree.map(
         lambda n, o: step_size * n + (1.0 - step_size) * o, new_tensors, old_tensors
     )
@@ -80,8 +79,7 @@ def periodic_update(
       >>> gradtx.periodic_update({"w": jnp.array(1.0)}, {"w": jnp.array(0.0)}, 4, 2)
       {'w': Array(1., dtype=float32, weak_type=True)}
     """
-    assert_same_structure(new_tensors, old_tensors, "new_tensors", "old_tensors",
-                          "periodic_update")
+    assert_same_structure(new_tensors, old_tensors, "new_tensors", "old_tensors", "periodic_update")
     return jax.lax.cond(
         jnp.mod(steps, update_period) == 0, lambda: new_tensors, lambda: old_tensors
     )

@@ -14,6 +14,16 @@ from gradtx.optimizers._rms import rmsprop as rmsprop
 from gradtx.optimizers._sgd import sgd as sgd
 
 __all__ = [
-    "adadelta", "adagrad", "adam", "adamax", "adamaxw", "adamw", "amsgrad", "nadam", "nadamw",
-    "radam", "rmsprop", "sgd",
+    "adadelta",
+    "adagrad",
+    "adam",
+    "adamax",
+    "adamaxw",
+    "adamw",
+    "amsgrad",
+    "nadam",
+    "nadamw",
+    "radam",
+    "rmsprop",
+    "sgd",
 ]

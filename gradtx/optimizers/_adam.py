@@ -45,8 +45,18 @@ def _check_lr_wd(fn: str, learning_rate: Any, weight_decay: Any = 0.0) -> None:
 
 
 def _adam_build(
-    learning_rate, b1, b2, eps, eps_root, weight_decay=None, momentum_decay=None, *,
-    mu_dtype, nesterov, bias_correction, mask,
+    learning_rate,
+    b1,
+    b2,
+    eps,
+    eps_root,
+    weight_decay=None,
+    momentum_decay=None,
+    *,
+    mu_dtype,
+    nesterov,
+    bias_correction,
+    mask,
 ):
     if momentum_decay is not None:
         direction = scale_by_nadam(b1, b2, eps, eps_root, mu_dtype, momentum_decay)
@@ -74,19 +84,25 @@ def _adam_family(
 ) -> GradientTransformationExtraArgs:
     _check_lr_wd(fn, learning_rate, 0.0 if weight_decay is None else weight_decay)
     scale_by_adam(b1, b2, eps, eps_root)  # validates b1, b2, eps, eps_root eagerly
-    hps: dict[str, Any] = dict(learning_rate=learning_rate, b1=b1, b2=b2, eps=eps,
-                               eps_root=eps_root)
+    hps: dict[str, Any] = dict(
+        learning_rate=learning_rate, b1=b1, b2=b2, eps=eps, eps_root=eps_root
+    )
     if weight_decay is not None:
         hps["weight_decay"] = weight_decay
     if momentum_decay is not None:
         if not nesterov:
-            raise ValueError(f"`{fn}(momentum_decay=...)` is Nesterov's schedule; it needs "
-                             "nesterov=True.")
+            raise ValueError(
+                f"`{fn}(momentum_decay=...)` is Nesterov's schedule; it needs nesterov=True."
+            )
         scale_by_nadam(momentum_decay=momentum_decay)
         hps["momentum_decay"] = momentum_decay
     return build_optimizer(
-        _adam_build, hps, mu_dtype=mu_dtype, nesterov=nesterov,
-        bias_correction=bias_correction, mask=mask,
+        _adam_build,
+        hps,
+        mu_dtype=mu_dtype,
+        nesterov=nesterov,
+        bias_correction=bias_correction,
+        mask=mask,
     )
 
 
@@ -137,8 +153,17 @@ def adam(
       >>> x.round(2)
       Array([3., 3.], dtype=float32)
     """
-    return _adam_family("adam", learning_rate, b1, b2, eps, eps_root, mu_dtype, nesterov,
-                        bias_correction=bias_correction)
+    return _adam_family(
+        "adam",
+        learning_rate,
+        b1,
+        b2,
+        eps,
+        eps_root,
+        mu_dtype,
+        nesterov,
+        bias_correction=bias_correction,
+    )
 
 
 def adamw(
@@ -178,8 +203,18 @@ def adamw(
       >>> sorted(gradtx.hyperparams(tx.init({"w": jnp.zeros(2)})))
       ['b1', 'b2', 'eps', 'eps_root', 'learning_rate', 'weight_decay']
     """
-    return _adam_family("adamw", learning_rate, b1, b2, eps, eps_root, mu_dtype, nesterov,
-                        weight_decay=weight_decay, mask=mask)
+    return _adam_family(
+        "adamw",
+        learning_rate,
+        b1,
+        b2,
+        eps,
+        eps_root,
+        mu_dtype,
+        nesterov,
+        weight_decay=weight_decay,
+        mask=mask,
+    )
 
 
 def nadam(
@@ -218,8 +253,17 @@ def nadam(
       >>> float(gradtx.hyperparams(tx.init(jnp.zeros(1)))["momentum_decay"])
       0.004000000189989805
     """
-    return _adam_family("nadam", learning_rate, b1, b2, eps, eps_root, mu_dtype, nesterov,
-                        momentum_decay=momentum_decay)
+    return _adam_family(
+        "nadam",
+        learning_rate,
+        b1,
+        b2,
+        eps,
+        eps_root,
+        mu_dtype,
+        nesterov,
+        momentum_decay=momentum_decay,
+    )
 
 
 def nadamw(
@@ -259,14 +303,43 @@ def nadamw(
       >>> u.shape
       (2,)
     """
-    return _adam_family("nadamw", learning_rate, b1, b2, eps, eps_root, mu_dtype, nesterov,
-                        weight_decay=weight_decay, mask=mask, momentum_decay=momentum_decay)
+    return _adam_family(
+        "nadamw",
+        learning_rate,
+        b1,
+        b2,
+        eps,
+        eps_root,
+        mu_dtype,
+        nesterov,
+        weight_decay=weight_decay,
+        mask=mask,
+        momentum_decay=momentum_decay,
+    )
 
 
-def _amsgrad_build(learning_rate, b1, b2, eps, eps_root, *, mu_dtype, bias_correction_mu,
-                   bias_correction_nu, max_of_raw_moment):
-    direction = scale_by_amsgrad(b1, b2, eps, eps_root, mu_dtype, bias_correction_mu,
-                                 bias_correction_nu, max_of_raw_moment=max_of_raw_moment)
+def _amsgrad_build(
+    learning_rate,
+    b1,
+    b2,
+    eps,
+    eps_root,
+    *,
+    mu_dtype,
+    bias_correction_mu,
+    bias_correction_nu,
+    max_of_raw_moment,
+):
+    direction = scale_by_amsgrad(
+        b1,
+        b2,
+        eps,
+        eps_root,
+        mu_dtype,
+        bias_correction_mu,
+        bias_correction_nu,
+        max_of_raw_moment=max_of_raw_moment,
+    )
     return _with_lr(direction, learning_rate)
 
 
@@ -309,8 +382,10 @@ def amsgrad(
     return build_optimizer(
         _amsgrad_build,
         dict(learning_rate=learning_rate, b1=b1, b2=b2, eps=eps, eps_root=eps_root),
-        mu_dtype=mu_dtype, bias_correction_mu=bias_correction_mu,
-        bias_correction_nu=bias_correction_nu, max_of_raw_moment=max_of_raw_moment,
+        mu_dtype=mu_dtype,
+        bias_correction_mu=bias_correction_mu,
+        bias_correction_nu=bias_correction_nu,
+        max_of_raw_moment=max_of_raw_moment,
     )
 
 
@@ -342,8 +417,9 @@ def adamax(
     """
     _check_lr_wd("adamax", learning_rate)
     scale_by_adamax(b1, b2, eps)
-    return build_optimizer(_adamax_build, dict(learning_rate=learning_rate, b1=b1, b2=b2,
-                                               eps=eps), mask=None)
+    return build_optimizer(
+        _adamax_build, dict(learning_rate=learning_rate, b1=b1, b2=b2, eps=eps), mask=None
+    )
 
 
 def adamaxw(
@@ -425,7 +501,13 @@ def radam(
     scale_by_radam(b1, b2, eps, eps_root, threshold)
     return build_optimizer(
         _radam_build,
-        dict(learning_rate=learning_rate, b1=b1, b2=b2, eps=eps, eps_root=eps_root,
-             threshold=threshold),
+        dict(
+            learning_rate=learning_rate,
+            b1=b1,
+            b2=b2,
+            eps=eps,
+            eps_root=eps_root,
+            threshold=threshold,
+        ),
         nesterov=nesterov,
     )

@@ -25,8 +25,18 @@ __all__ = ["adadelta", "adagrad", "rmsprop"]
 Num = jax.typing.ArrayLike
 
 
-def _rmsprop_build(learning_rate, decay, eps, initial_scale, momentum=None, *, eps_in_sqrt,
-                   centered, nesterov, bias_correction):
+def _rmsprop_build(
+    learning_rate,
+    decay,
+    eps,
+    initial_scale,
+    momentum=None,
+    *,
+    eps_in_sqrt,
+    centered,
+    nesterov,
+    bias_correction,
+):
     scaler = scale_by_stddev if centered else scale_by_rms
     return chain(
         scaler(decay, eps, initial_scale, eps_in_sqrt, bias_correction),
@@ -90,12 +100,19 @@ def rmsprop(
         check_decay("rmsprop", "momentum", momentum)
     elif nesterov:
         raise ValueError("`rmsprop(nesterov=True)` needs a momentum; got momentum=None.")
-    hps: dict[str, Any] = dict(learning_rate=learning_rate, decay=decay, eps=eps,
-                               initial_scale=initial_scale)
+    hps: dict[str, Any] = dict(
+        learning_rate=learning_rate, decay=decay, eps=eps, initial_scale=initial_scale
+    )
     if momentum is not None:
         hps["momentum"] = momentum
-    return build_optimizer(_rmsprop_build, hps, eps_in_sqrt=eps_in_sqrt, centered=centered,
-                           nesterov=nesterov, bias_correction=bias_correction)
+    return build_optimizer(
+        _rmsprop_build,
+        hps,
+        eps_in_sqrt=eps_in_sqrt,
+        centered=centered,
+        nesterov=nesterov,
+        bias_correction=bias_correction,
+    )
 
 
 def _adagrad_build(learning_rate, initial_accumulator_value, eps, *, eps_in_sqrt):
@@ -143,8 +160,11 @@ def adagrad(
     scale_by_rss(initial_accumulator_value, eps)
     return build_optimizer(
         _adagrad_build,
-        dict(learning_rate=learning_rate, initial_accumulator_value=initial_accumulator_value,
-             eps=eps),
+        dict(
+            learning_rate=learning_rate,
+            initial_accumulator_value=initial_accumulator_value,
+            eps=eps,
+        ),
         eps_in_sqrt=eps_in_sqrt,
     )
 

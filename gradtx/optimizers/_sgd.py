@@ -100,6 +100,11 @@ def sgd(
     check_schedule_or_nonnegative("sgd", "weight_decay", weight_decay)
     if nesterov and momentum is None:
         raise ValueError("`sgd(nesterov=True)` needs a momentum; got momentum=None.")
+    if nesterov and not is_zero(dampening):
+        raise ValueError(
+            f"`sgd(nesterov=True)` needs dampening=0 (as torch.optim.SGD); got {dampening=}. "
+            "For Nesterov in EMA form chain scale_by_momentum(b, nesterov=True, dampening=b)."
+        )
     hps: dict[str, Any] = {"learning_rate": learning_rate}
     if momentum is not None:
         hps.update(momentum=momentum, dampening=dampening)

@@ -7,7 +7,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from gradtx._checks import check_decay, check_nonnegative, check_positive
+from gradtx._checks import check_decay, check_nonnegative, check_positive, check_range
 from gradtx.base import GradientTransformationExtraArgs, Params
 from gradtx.numerics import abs_sq, safe_increment
 from gradtx.transforms._adaptive import (
@@ -16,7 +16,14 @@ from gradtx.transforms._adaptive import (
     _check_adam,
     _first_moment_hat,
 )
-from gradtx.transforms._common import like, real_zeros_state, tmap, zeros_state
+from gradtx.transforms._common import (
+    as_float,
+    debias_factor,
+    like,
+    real_zeros_state,
+    tmap,
+    zeros_state,
+)
 
 __all__ = [
     "ScaleByAdaDeltaState",
@@ -87,7 +94,7 @@ def scale_by_adamax(
         count = safe_increment(state.count)
         mu = tmap(lambda g, m: b1 * m + (1 - b1) * g, updates, state.mu)
         nu = tmap(lambda g, v: jnp.maximum(b2 * v, jnp.abs(g)), updates, state.nu)
-        c1 = 1 - b1**count
+        c1 = debias_factor(b1, count)
         out = tmap(lambda g, m, v: like(m / c1 / (v + eps), g), updates, mu, nu)
         return out, ScaleByAdamaxState(count, tmap(like, mu, state.mu), tmap(like, nu, state.nu))
 
@@ -179,8 +186,8 @@ def scale_by_radam(
 
     Args:
       b1, b2, eps, eps_root: as in :func:`scale_by_adam`.
-      threshold: the :math:`\\rho_t` above which the adaptive step is used (5, as in
-        the paper's code and torch).
+      threshold: the :math:`\\rho_t` above which the adaptive step is used, >= 4
+        (below 4 the rectifier is undefined); 5, as in the paper's code and torch.
       nesterov: use Nesterov's look-ahead first moment.
 
     Returns:
@@ -196,7 +203,7 @@ def scale_by_radam(
       Array([ 0.4999999, -1.9999996], dtype=float32)
     """
     _check_adam("scale_by_radam", b1, b2, eps, eps_root)
-    rho_inf = 2 / (1 - b2) - 1
+    check_range("scale_by_radam", "threshold", threshold, 4.0)
 
     def init_fn(params: Params) -> ScaleByAdamState:
         return ScaleByAdamState(
@@ -207,13 +214,16 @@ def scale_by_radam(
         del params, extra_args
         mu, nu, count = _adam_moments(updates, state, b1, b2)
         mu_hat = _first_moment_hat(updates, mu, b1, count, nesterov, True)
-        b2t = b2**count
+        b2_ = as_float(b2)
+        rho_inf = 2 / (1 - b2_) - 1
+        b2t = b2_**count
         rho_t = rho_inf - 2 * count * b2t / (1 - b2t)
-        rect = jnp.sqrt(
-            jnp.maximum((rho_t - 4) * (rho_t - 2) * rho_inf, 0.0)
-            / ((rho_inf - 4) * (rho_inf - 2) * rho_t)
-        )
         use = rho_t > threshold
+        # The radicand is positive wherever it is used (rho_t > threshold >= 4).
+        safe_rho = jnp.where(use, rho_t, rho_inf)
+        rect = jnp.sqrt(
+            (safe_rho - 4) * (safe_rho - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * safe_rho)
+        )
         c2 = 1 - b2t
 
         def step(g: jax.Array, m: jax.Array, v: jax.Array) -> jax.Array:
@@ -234,7 +244,7 @@ class ScaleByNadamState(NamedTuple):
       mu: the first moment.
       nu: the second moment.
       mu_product: the running product :math:`\\prod_{i \\le t} \\mu_i` of the momentum
-        schedule (float32).
+        schedule (in JAX's default float dtype: float64 with x64).
     """
 
     count: jax.Array
@@ -292,17 +302,18 @@ def scale_by_nadam(
             jnp.zeros([], jnp.int32),
             zeros_state(params, mu_dtype),
             real_zeros_state(params),
-            jnp.ones([], jnp.float32),
+            as_float(1.0),
         )
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
         mu, nu, count = _adam_moments(updates, state, b1, b2)
-        t = count.astype(jnp.result_type(float))
-        mu_t = b1 * (1 - 0.5 * 0.96 ** (t * momentum_decay))
-        mu_next = b1 * (1 - 0.5 * 0.96 ** ((t + 1) * momentum_decay))
+        t = as_float(count)
+        b1_, psi = as_float(b1), as_float(momentum_decay)
+        mu_t = b1_ * (1 - 0.5 * 0.96 ** (t * psi))
+        mu_next = b1_ * (1 - 0.5 * 0.96 ** ((t + 1) * psi))
         prod = state.mu_product * mu_t
-        c2 = 1 - b2**count
+        c2 = debias_factor(b2, count)
 
         def step(g: jax.Array, m: jax.Array, v: jax.Array) -> jax.Array:
             direction = (1 - mu_t) * g / (1 - prod) + mu_next * m / (1 - prod * mu_next)

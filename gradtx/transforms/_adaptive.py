@@ -10,7 +10,14 @@ import jax.numpy as jnp
 from gradtx._checks import check_decay, check_nonnegative, check_range
 from gradtx.base import GradientTransformationExtraArgs, Params
 from gradtx.numerics import abs_sq, safe_increment
-from gradtx.transforms._common import full_state, like, real_zeros_state, tmap, zeros_state
+from gradtx.transforms._common import (
+    debias_factor,
+    full_state,
+    like,
+    real_zeros_state,
+    tmap,
+    zeros_state,
+)
 
 __all__ = [
     "ScaleByAdamState",
@@ -34,7 +41,7 @@ def _inv_root(v: jax.Array, eps: Any, eps_in_sqrt: bool) -> jax.Array:
 
 
 def _correct(decay: Any, count: jax.Array, enabled: bool) -> Any:
-    return 1 - decay**count if enabled else 1
+    return debias_factor(decay, count) if enabled else 1
 
 
 class ScaleByRmsState(NamedTuple):
@@ -107,6 +114,11 @@ def scale_by_rms(
     return GradientTransformationExtraArgs(init_fn, update_fn)
 
 
+def _variance(m: jax.Array, v: jax.Array, c: Any) -> jax.Array:
+    # E[g^2] - E[g]^2 is exactly 0 at the first corrected step and can round below it.
+    return jnp.maximum(v / c - abs_sq(m / c), 0.0)
+
+
 class ScaleByStddevState(NamedTuple):
     """State of :func:`scale_by_stddev`.
 
@@ -175,7 +187,7 @@ def scale_by_stddev(
         nu = tmap(lambda g, v: decay * v + (1 - decay) * abs_sq(g), updates, state.nu)
         c = _correct(decay, count, bias_correction)
         out = tmap(
-            lambda g, m, v: like(g * _inv_root(v / c - abs_sq(m / c), eps, eps_in_sqrt), g),
+            lambda g, m, v: like(g * _inv_root(_variance(m, v, c), eps, eps_in_sqrt), g),
             updates,
             mu,
             nu,

@@ -49,3 +49,18 @@ def require_params(fn: str, params: Any) -> None:
     """Raise a clear error when a transformation that reads params got none."""
     if params is None:
         raise ValueError(f"`{fn}` needs the parameters: call update(updates, state, params).")
+
+
+def as_float(x: Any) -> jax.Array:
+    """``x`` in JAX's default float dtype (float64 when x64 is on, else float32).
+
+    Scalars such as ``1 - decay**t`` are computed in it, so that float64 moments are not
+    corrected by a float32 factor (a hyperparameter stored in float32 stays rounded to
+    float32, but the arithmetic on it is done at full precision).
+    """
+    return jnp.asarray(x, jnp.result_type(float))
+
+
+def debias_factor(decay: Any, count: jax.Array) -> jax.Array:
+    """The total weight ``1 - decay**count`` of an EMA started at zero."""
+    return 1 - as_float(decay) ** count

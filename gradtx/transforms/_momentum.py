@@ -10,7 +10,7 @@ import jax.numpy as jnp
 from gradtx._checks import check_decay, check_range
 from gradtx.base import GradientTransformationExtraArgs, Params
 from gradtx.numerics import safe_increment
-from gradtx.transforms._common import like, tmap, zeros_state
+from gradtx.transforms._common import debias_factor, like, tmap, zeros_state
 
 __all__ = [
     "BiasCorrectionState",
@@ -168,7 +168,7 @@ def ema(
         count = safe_increment(state.count)
         new = tmap(lambda g, v: (1 - decay) * g + decay * v, updates, state.ema)
         if debias:
-            correction = 1 - decay**count
+            correction = debias_factor(decay, count)
             out = tmap(lambda g, v: like(v / correction, g), updates, new)
         else:
             out = tmap(lambda g, v: like(v, g), updates, new)
@@ -219,7 +219,7 @@ def bias_correction(decay: jax.typing.ArrayLike) -> GradientTransformationExtraA
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
         count = safe_increment(state.count)
-        correction = 1 - decay**count
+        correction = debias_factor(decay, count)
         return tmap(lambda g: like(g / correction, g), updates), BiasCorrectionState(count)
 
     return GradientTransformationExtraArgs(init_fn, update_fn)

@@ -15,6 +15,7 @@ from jax.tree_util import DictKey, FlattenedIndexKey, GetAttrKey, SequenceKey
 KeyPath = tuple[Any, ...]
 Filtering = Callable[[KeyPath, Any], bool]
 
+
 def _key_name(entry: Any) -> Any:
     if isinstance(entry, DictKey):
         return entry.key

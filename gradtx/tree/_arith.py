@@ -168,13 +168,9 @@ def norm(tree: Any, ord: int | str | float | None = None, squared: bool = False)
     if squared:
         raise ValueError(f"gradtx.tree.norm(squared=True) needs ord=2; got {ord=}.")
     if ord == 1:
-        return functools.reduce(
-            operator.add, [jnp.sum(jnp.abs(x)) for x in leaves], jnp.zeros([])
-        )
+        return functools.reduce(operator.add, [jnp.sum(jnp.abs(x)) for x in leaves], jnp.zeros([]))
     if ord in ("inf", jnp.inf, np.inf):
-        return functools.reduce(
-            jnp.maximum, [jnp.max(jnp.abs(x)) for x in leaves], jnp.zeros([])
-        )
+        return functools.reduce(jnp.maximum, [jnp.max(jnp.abs(x)) for x in leaves], jnp.zeros([]))
     raise ValueError(f"gradtx.tree.norm: ord must be 1, 2 or 'inf'; got {ord=}.")
 
 
@@ -345,7 +341,9 @@ def real(tree: Any) -> Any:
     return _map(jnp.real, tree)
 
 
-def allclose(a: Any, b: Any, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = False) -> bool:
+def allclose(
+    a: Any, b: Any, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = False
+) -> bool:
     """Return whether two trees have the same structure and close leaves.
 
     Example:

@@ -1,0 +1,55 @@
+"""Strict settings shared by every test, and the fixtures they draw on.
+
+- Implicit rank promotion raises (``x + y`` with ranks 1 and 2 is an error, not a silent
+  broadcast); scalars still broadcast.
+- Warnings are errors (``filterwarnings`` in pyproject.toml).
+- Randomness comes from ``rng``, a NumPy generator seeded by the test's own name, so a
+  test draws the same numbers alone, in any order and under ``pytest -n``.
+- ``x64`` turns on float64 for one test and restores the previous setting after it;
+  ``float_dtype`` runs a test in float32 and float64.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import sys
+import zlib
+
+import jax
+import numpy as np
+import pytest
+
+jax.config.update("jax_numpy_rank_promotion", "raise")
+
+# The helpers (``_problems``, ``_reference``) live next to this file.
+_TESTS = str(pathlib.Path(__file__).resolve().parent)
+if _TESTS not in sys.path:
+    sys.path.insert(0, _TESTS)
+
+
+@pytest.fixture
+def rng(request: pytest.FixtureRequest) -> np.random.Generator:
+    """A NumPy generator seeded by the test's name (with its parameters)."""
+    return np.random.default_rng(zlib.crc32(request.node.name.encode()))
+
+
+@pytest.fixture
+def x64():
+    """Enable float64 for this test; restore the previous setting afterwards."""
+    previous = jax.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", True)
+    try:
+        yield
+    finally:
+        jax.config.update("jax_enable_x64", previous)
+
+
+@pytest.fixture(params=["float32", "float64"])
+def float_dtype(request: pytest.FixtureRequest):
+    """Run the test in float32 and in float64 (with x64 enabled for the latter)."""
+    previous = jax.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", request.param == "float64")
+    try:
+        yield np.dtype(request.param)
+    finally:
+        jax.config.update("jax_enable_x64", previous)
