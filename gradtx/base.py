@@ -93,12 +93,24 @@ class EmptyState(NamedTuple):
     """The state of a transformation that keeps none."""
 
 
-def _accepts_extra_args(update: Callable[..., Any]) -> bool:
+def _extra_arg_names(update: Callable[..., Any]) -> frozenset[str] | None:
+    """Names of the keyword arguments ``update`` takes beyond its first three.
+
+    ``None`` means any (it has ``**kwargs``).
+    """
     try:
         sig = inspect.signature(update)
     except (TypeError, ValueError):
-        return False
-    return any(p.kind is inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values())
+        return frozenset()
+    params = list(sig.parameters.values())
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return None
+    usual = {"updates", "state", "params"}
+    return frozenset(
+        p.name
+        for i, p in enumerate(params)
+        if i >= 3 and p.name not in usual and p.kind is not inspect.Parameter.VAR_POSITIONAL
+    )
 
 
 def with_extra_args_support(tx: GradientTransformation) -> GradientTransformationExtraArgs:
@@ -110,6 +122,8 @@ def with_extra_args_support(tx: GradientTransformation) -> GradientTransformatio
 
     Returns:
       A :class:`GradientTransformationExtraArgs`; ``tx`` itself when it already is one.
+      An ``update`` that declares some keyword arguments by name (``value=``) but no
+      ``**kwargs`` receives those and no others.
 
     Example:
       >>> import gradtx
@@ -127,12 +141,14 @@ def with_extra_args_support(tx: GradientTransformation) -> GradientTransformatio
             f"got {type(tx).__name__}."
         )
     init, update = tx
-    if _accepts_extra_args(update):
+    accepted = _extra_arg_names(update)
+    if accepted is None:
         return GradientTransformationExtraArgs(init, update)
 
     def update_fn(updates, state, params=None, **extra_args):
-        del extra_args
-        return update(updates, state, params)
+        # Hand over the extra arguments it declares by name; drop the rest.
+        kept = {k: v for k, v in extra_args.items() if k in accepted}
+        return update(updates, state, params, **kept)
 
     return GradientTransformationExtraArgs(init, update_fn)
 

@@ -421,8 +421,9 @@ class Amsgrad(Adam):
 class Adamax(Transform):
     """Adamax (Kingma & Ba 2015, section 7.1, Algorithm 2).
 
-    :math:`u_t = \\max(\\beta_2 u_{t-1}, |g_t|)`, step
-    :math:`m_t/((1-\\beta_1^t)(u_t + \\epsilon))`.
+    :math:`u_t = \\max(\\beta_2 u_{t-1}, |g_t| + \\epsilon)`, step
+    :math:`m_t/((1-\\beta_1^t) u_t)`. The paper has no epsilon; it sits inside the maximum
+    here, where torch and optax put it (and gradtx documents it).
     """
 
     def __init__(self, b1=0.9, b2=0.999, eps=1e-8):
@@ -434,9 +435,12 @@ class Adamax(Transform):
 
     def _update(self, grads, params):
         self.m = [self.b1 * m + (1 - self.b1) * g for m, g in zip(self.m, grads, strict=True)]
-        self.u = [np.maximum(self.b2 * u, np.abs(g)) for u, g in zip(self.u, grads, strict=True)]
+        self.u = [
+            np.maximum(self.b2 * u, np.abs(g) + self.eps)
+            for u, g in zip(self.u, grads, strict=True)
+        ]
         c1 = 1 - self.b1**self.t
-        return [m / (c1 * (u + self.eps)) for m, u in zip(self.m, self.u, strict=True)]
+        return [m / (c1 * u) for m, u in zip(self.m, self.u, strict=True)]
 
 
 class Adadelta(Transform):

@@ -121,3 +121,18 @@ def test_safe_root_mean_squares():
 def test_global_norm_over_leaves():
     tree = {"a": jnp.array([1.0, 2.0]), "b": [jnp.array([[2.0]])], "c": None}
     assert float(gradtx.global_norm(tree)) == pytest.approx(3.0)
+
+
+def test_with_extra_args_support_passes_declared_keywords_only():
+    seen = {}
+
+    def update(updates, state, params=None, *, value=None):
+        seen["value"] = value
+        return updates, state
+
+    tx = gradtx.with_extra_args_support(gradtx.GradientTransformation(lambda p: (), update))
+    tx.update(1.0, (), None, value=5.0, other="dropped")
+    assert seen == {"value": 5.0}
+    chained = gradtx.chain(gradtx.GradientTransformation(lambda p: (), update))
+    chained.update(1.0, chained.init(None), value=6.0, unrelated=1)
+    assert seen == {"value": 6.0}

@@ -399,7 +399,7 @@ def adamax(
     """Adamax: Adam with the infinity norm (see :func:`gradtx.scale_by_adamax`).
 
     Update rule: :math:`\\theta_{t+1} = \\theta_t - \\alpha_t\\, m_t /
-    ((1-\\beta_1^t)(v_t + \\epsilon))`, :math:`v_t = \\max(\\beta_2 v_{t-1}, |g_t|)`.
+    ((1-\\beta_1^t) v_t)`, :math:`v_t = \\max(\\beta_2 v_{t-1}, |g_t| + \\epsilon)`.
 
     Args:
       learning_rate, b1, b2, eps: as in :func:`adam`.
@@ -432,8 +432,8 @@ def adamaxw(
 ) -> GradientTransformationExtraArgs:
     """Adamax with decoupled weight decay.
 
-    Update rule: :math:`\\theta_{t+1} = \\theta_t - \\alpha_t(m_t/((1-\\beta_1^t)
-    (v_t+\\epsilon)) + \\lambda\\theta_t)`.
+    Update rule: :math:`\\theta_{t+1} = \\theta_t - \\alpha_t(m_t/((1-\\beta_1^t) v_t)
+    + \\lambda\\theta_t)` with :func:`adamax`'s :math:`v_t`.
 
     Args:
       learning_rate, b1, b2, eps: as in :func:`adamax`.

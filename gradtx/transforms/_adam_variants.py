@@ -62,13 +62,13 @@ def scale_by_adamax(
     .. math::
 
        m_t = \\beta_1 m_{t-1} + (1-\\beta_1) g_t,\\quad
-       v_t = \\max(\\beta_2 v_{t-1}, |g_t|),\\quad
-       u_t = \\frac{m_t}{(1-\\beta_1^t)(v_t + \\epsilon)}
+       v_t = \\max(\\beta_2 v_{t-1}, |g_t| + \\epsilon),\\quad
+       u_t = \\frac{m_t}{(1-\\beta_1^t)\\, v_t}
 
     Args:
       b1: :math:`\\beta_1` in [0, 1].
       b2: :math:`\\beta_2` in [0, 1].
-      eps: >= 0.
+      eps: >= 0, added to :math:`|g_t|` inside the maximum (as optax and torch do).
 
     Returns:
       A transformation with :class:`ScaleByAdamaxState`.
@@ -93,9 +93,9 @@ def scale_by_adamax(
         del params, extra_args
         count = safe_increment(state.count)
         mu = tmap(lambda g, m: b1 * m + (1 - b1) * g, updates, state.mu)
-        nu = tmap(lambda g, v: jnp.maximum(b2 * v, jnp.abs(g)), updates, state.nu)
+        nu = tmap(lambda g, v: jnp.maximum(b2 * v, jnp.abs(g) + eps), updates, state.nu)
         c1 = debias_factor(b1, count)
-        out = tmap(lambda g, m, v: like(m / c1 / (v + eps), g), updates, mu, nu)
+        out = tmap(lambda g, m, v: like(m / c1 / v, g), updates, mu, nu)
         return out, ScaleByAdamaxState(count, tmap(like, mu, state.mu), tmap(like, nu, state.nu))
 
     return GradientTransformationExtraArgs(init_fn, update_fn)

@@ -48,12 +48,12 @@ class ScaleByRmsState(NamedTuple):
     """State of :func:`scale_by_rms`.
 
     Attributes:
-      count: int32 number of updates so far.
       nu: the EMA of squared gradients.
+      count: int32 number of updates so far (for ``bias_correction``).
     """
 
-    count: jax.Array
     nu: Any
+    count: jax.Array
 
 
 def scale_by_rms(
@@ -101,7 +101,7 @@ def scale_by_rms(
     check_nonnegative("scale_by_rms", "eps", eps)
 
     def init_fn(params: Params) -> ScaleByRmsState:
-        return ScaleByRmsState(jnp.zeros([], jnp.int32), full_state(params, initial_scale))
+        return ScaleByRmsState(full_state(params, initial_scale), jnp.zeros([], jnp.int32))
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
@@ -109,7 +109,7 @@ def scale_by_rms(
         nu = tmap(lambda g, v: decay * v + (1 - decay) * abs_sq(g), updates, state.nu)
         c = _correct(decay, count, bias_correction)
         out = tmap(lambda g, v: like(g * _inv_root(v / c, eps, eps_in_sqrt), g), updates, nu)
-        return out, ScaleByRmsState(count, tmap(like, nu, state.nu))
+        return out, ScaleByRmsState(tmap(like, nu, state.nu), count)
 
     return GradientTransformationExtraArgs(init_fn, update_fn)
 
@@ -123,14 +123,14 @@ class ScaleByStddevState(NamedTuple):
     """State of :func:`scale_by_stddev`.
 
     Attributes:
-      count: int32 number of updates so far.
       mu: the EMA of gradients.
       nu: the EMA of squared gradients.
+      count: int32 number of updates so far (for ``bias_correction``).
     """
 
-    count: jax.Array
     mu: Any
     nu: Any
+    count: jax.Array
 
 
 def scale_by_stddev(
@@ -177,7 +177,7 @@ def scale_by_stddev(
 
     def init_fn(params: Params) -> ScaleByStddevState:
         return ScaleByStddevState(
-            jnp.zeros([], jnp.int32), zeros_state(params), full_state(params, initial_scale)
+            zeros_state(params), full_state(params, initial_scale), jnp.zeros([], jnp.int32)
         )
 
     def update_fn(updates, state, params=None, **extra_args):
@@ -192,7 +192,7 @@ def scale_by_stddev(
             mu,
             nu,
         )
-        return out, ScaleByStddevState(count, tmap(like, mu, state.mu), tmap(like, nu, state.nu))
+        return out, ScaleByStddevState(tmap(like, mu, state.mu), tmap(like, nu, state.nu), count)
 
     return GradientTransformationExtraArgs(init_fn, update_fn)
 

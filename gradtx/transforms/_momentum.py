@@ -27,12 +27,13 @@ class TraceState(NamedTuple):
     """State of :func:`scale_by_momentum` / :func:`trace`.
 
     Attributes:
-      count: int32 number of updates so far.
       trace: the momentum buffer, shaped like the parameters.
+      count: int32 number of updates so far (after optax's ``trace`` field, so reading
+        ``state.trace`` or ``state[0]`` works as there).
     """
 
-    count: jax.Array
     trace: Any
+    count: jax.Array
 
 
 def scale_by_momentum(
@@ -86,7 +87,7 @@ def scale_by_momentum(
     check_range("scale_by_momentum", "dampening", dampening, 0.0, 1.0)
 
     def init_fn(params: Params) -> TraceState:
-        return TraceState(jnp.zeros([], jnp.int32), zeros_state(params, accumulator_dtype))
+        return TraceState(zeros_state(params, accumulator_dtype), jnp.zeros([], jnp.int32))
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
@@ -102,7 +103,7 @@ def scale_by_momentum(
         pairs = tmap(step, updates, state.trace)
         out = tmap(lambda g, p: p[0], updates, pairs)
         new_trace = tmap(lambda g, p: p[1], updates, pairs)
-        return out, TraceState(safe_increment(state.count), new_trace)
+        return out, TraceState(new_trace, safe_increment(state.count))
 
     return GradientTransformationExtraArgs(init_fn, update_fn)
 

@@ -15,6 +15,7 @@ from gradtx.base import (
     ScalarOrSchedule,
     Schedule,
     Updates,
+    identity,
 )
 from gradtx.numerics import safe_increment
 from gradtx.transforms._common import like, tmap
@@ -108,14 +109,15 @@ def scale_by_schedule(step_size_fn: Schedule) -> GradientTransformationExtraArgs
 
 
 def scale_by_learning_rate(
-    learning_rate: ScalarOrSchedule, *, flip_sign: bool = True
+    learning_rate: ScalarOrSchedule | None = None, *, flip_sign: bool = True
 ) -> GradientTransformationExtraArgs:
     """Multiply updates by ``-learning_rate`` (descent) or ``learning_rate``.
 
     Update rule: :math:`u \\leftarrow -\\alpha_t\\, u` (``flip_sign=True``).
 
     Args:
-      learning_rate: a number, an array or a schedule ``count -> rate``.
+      learning_rate: a number, an array or a schedule ``count -> rate``; ``None``
+        returns :func:`~gradtx.identity` (the updates are already steps), as in optax.
       flip_sign: negate, so that ``apply_updates`` descends.
 
     Returns:
@@ -127,6 +129,8 @@ def scale_by_learning_rate(
       >>> tx.update(jnp.array([2.0]), tx.init(None))[0]
       Array([-0.2], dtype=float32)
     """
+    if learning_rate is None:
+        return identity()
     check_schedule_or_nonnegative("scale_by_learning_rate", "learning_rate", learning_rate)
     sign = -1 if flip_sign else 1
     if callable(learning_rate):

@@ -7,13 +7,27 @@ works however deeply a chain nests its states.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 from jax.tree_util import DictKey, FlattenedIndexKey, GetAttrKey, SequenceKey
 
 KeyPath = tuple[Any, ...]
 Filtering = Callable[[KeyPath, Any], bool]
+
+
+class NamedTupleKey(NamedTuple):
+    """A path entry for a NamedTuple field: the tuple's class name and the field name.
+
+    Paths handed to ``filtering`` functions use it, so a filter can pick a state by its
+    class (``path[-1].tuple_name == "ScaleByAdamState"``), as with optax.
+    """
+
+    tuple_name: str
+    name: str
+
+    def __str__(self) -> str:
+        return f".{self.name}"
 
 
 def _key_name(entry: Any) -> Any:
@@ -35,15 +49,23 @@ def _children(node: Any) -> list[tuple[KeyPath, Any]] | None:
     pairs, _ = jax.tree_util.tree_flatten_with_path(node, is_leaf=lambda x: x is not node)
     if len(pairs) == 1 and pairs[0][0] == ():
         return None
+    if isinstance(node, tuple) and hasattr(node, "_fields"):
+        name = type(node).__name__
+        pairs = [((NamedTupleKey(name, k[0].name),), c) for k, c in pairs]
     return pairs
 
 
 def _walk(node: Any, path: KeyPath = ()) -> Iterator[tuple[KeyPath, Any]]:
-    yield path, node
-    children = _children(node)
-    if children:
-        for sub, child in children:
-            yield from _walk(child, path + sub)
+    """Each node's children first, then each child's subtree (outermost matches first)."""
+    children = _children(node) or []
+    for sub, child in children:
+        yield path + sub, child
+    for sub, child in children:
+        yield from _walk(child, path + sub)
+
+
+def _keystr(path: KeyPath) -> str:
+    return "".join(str(k) for k in path)
 
 
 def get_all_with_path(
@@ -62,12 +84,12 @@ def get_all_with_path(
     Example:
       >>> import jax.numpy as jnp, gradtx
       >>> state = gradtx.adam(1e-3).init({"w": jnp.zeros(2)})
-      >>> [jax.tree_util.keystr(p) for p, _ in gradtx.tree.get_all_with_path(state, "mu")]
-      ['.inner_state[0].mu']
+      >>> [str(p[-1]) for p, _ in gradtx.tree.get_all_with_path(state, "mu")]
+      ['.mu']
     """
     found = []
     for path, value in _walk(tree):
-        if path and _key_name(path[-1]) == key:
+        if _key_name(path[-1]) == key:
             if filtering is None or filtering(path, value):
                 found.append((path, value))
     return found
@@ -90,7 +112,7 @@ def get(tree: Any, key: Any, default: Any = None, filtering: Filtering | None = 
     if not found:
         return default
     if len(found) > 1:
-        paths = [jax.tree_util.keystr(p) for p, _ in found]
+        paths = [_keystr(p) for p, _ in found]
         raise KeyError(
             f"gradtx.tree.get: {len(found)} values are named {key!r}, at {paths}; "
             "pass filtering=lambda path, value: ... to choose one."

@@ -112,8 +112,13 @@ def vdot(tree_x: Any, tree_y: Any) -> jax.Array:
     return functools.reduce(operator.add, pairs, jnp.zeros([]))
 
 
-def sum(tree: Any) -> jax.Array:  # noqa: A001 - optax's name
+def sum(tree: Any, associative_reduction: bool = False) -> jax.Array:  # noqa: A001
     """Return the sum of all elements of all leaves (0 for an empty tree).
+
+    Args:
+      tree: a pytree of arrays.
+      associative_reduction: add the per-leaf sums pairwise (a balanced tree of
+        additions, shorter dependency chains for many leaves) instead of left to right.
 
     Example:
       >>> import jax.numpy as jnp, gradtx
@@ -121,7 +126,14 @@ def sum(tree: Any) -> jax.Array:  # noqa: A001 - optax's name
       Array(5., dtype=float32)
     """
     sums = [jnp.sum(x) for x in _leaves(tree)]
-    return functools.reduce(operator.add, sums, jnp.zeros([]))
+    if not sums:
+        return jnp.zeros([])
+    if not associative_reduction:
+        return functools.reduce(operator.add, sums)
+    while len(sums) > 1:
+        pairs = [a + b for a, b in zip(sums[::2], sums[1::2], strict=False)]
+        sums = pairs + (sums[-1:] if len(sums) % 2 else [])
+    return sums[0]
 
 
 def max(tree: Any) -> jax.Array:  # noqa: A001 - optax's name
@@ -152,7 +164,7 @@ def norm(tree: Any, ord: int | str | float | None = None, squared: bool = False)
     Args:
       tree: a pytree of arrays.
       ord: ``2`` (or ``None``), ``1``, or ``"inf"``/``jnp.inf``.
-      squared: for ``ord=2``, return the squared norm (no square root).
+      squared: return the square of the norm (for ``ord=2`` without taking a root).
 
     Example:
       >>> import jax.numpy as jnp, gradtx
@@ -165,13 +177,13 @@ def norm(tree: Any, ord: int | str | float | None = None, squared: bool = False)
             operator.add, [jnp.sum(abs_sq(jnp.asarray(x))) for x in leaves], jnp.zeros([])
         )
         return sq if squared else jnp.sqrt(sq)
-    if squared:
-        raise ValueError(f"gradtx.tree.norm(squared=True) needs ord=2; got {ord=}.")
     if ord == 1:
-        return functools.reduce(operator.add, [jnp.sum(jnp.abs(x)) for x in leaves], jnp.zeros([]))
-    if ord in ("inf", jnp.inf, np.inf):
-        return functools.reduce(jnp.maximum, [jnp.max(jnp.abs(x)) for x in leaves], jnp.zeros([]))
-    raise ValueError(f"gradtx.tree.norm: ord must be 1, 2 or 'inf'; got {ord=}.")
+        out = functools.reduce(operator.add, [jnp.sum(jnp.abs(x)) for x in leaves], jnp.zeros([]))
+    elif ord in ("inf", jnp.inf, np.inf):
+        out = functools.reduce(jnp.maximum, [jnp.max(jnp.abs(x)) for x in leaves], jnp.zeros([]))
+    else:
+        raise ValueError(f"gradtx.tree.norm: ord must be 1, 2 or 'inf'; got {ord=}.")
+    return out * out if squared else out
 
 
 def size(tree: Any) -> int:
@@ -221,24 +233,19 @@ def full_like(
 
 
 def cast(tree: Any, dtype: jax.typing.DTypeLike | None) -> Any:
-    """Cast the floating-point leaves of ``tree`` to ``dtype``; ``None`` keeps them.
+    """Cast every leaf of ``tree`` to ``dtype``; ``dtype=None`` returns ``tree`` as is.
 
-    Integer and boolean leaves are never cast.
+    As in optax, integer and boolean leaves are cast too: this is an explicit request.
 
     Example:
       >>> import jax.numpy as jnp, gradtx
       >>> t = gradtx.tree.cast({"a": jnp.ones(1), "n": jnp.ones(1, jnp.int32)}, jnp.bfloat16)
       >>> t["a"].dtype, t["n"].dtype
-      (dtype(bfloat16), dtype('int32'))
+      (dtype(bfloat16), dtype(bfloat16))
     """
     if dtype is None:
         return tree
-
-    def f(x):
-        x = jnp.asarray(x)
-        return x.astype(dtype) if jnp.issubdtype(x.dtype, jnp.inexact) else x
-
-    return _map(f, tree)
+    return _map(lambda x: jnp.asarray(x).astype(dtype), tree)
 
 
 def cast_like(tree: Any, other_tree: Any) -> Any:
@@ -279,10 +286,16 @@ def dtype(tree: Any, mixed_dtype_handler: str | None = None) -> jnp.dtype:
         )
     if mixed_dtype_handler == "promote":
         return jnp.result_type(*unique)
-    if mixed_dtype_handler == "highest":
-        return builtins.max(unique, key=lambda d: d.itemsize)
-    if mixed_dtype_handler == "lowest":
-        return builtins.min(unique, key=lambda d: d.itemsize)
+    if mixed_dtype_handler in ("highest", "lowest"):
+        pick = builtins.max if mixed_dtype_handler == "highest" else builtins.min
+        best = pick(unique, key=lambda d: d.itemsize)
+        ties = [d for d in unique if d.itemsize == best.itemsize]
+        if len(ties) > 1:
+            raise ValueError(
+                f"gradtx.tree.dtype: {[str(d) for d in ties]} have the same size, so there is no "
+                f"{mixed_dtype_handler} one; use mixed_dtype_handler='promote'."
+            )
+        return best
     raise ValueError(
         "gradtx.tree.dtype: mixed_dtype_handler must be None, 'promote', 'highest' or "
         f"'lowest'; got {mixed_dtype_handler=}."

@@ -48,17 +48,20 @@ def update_moment_per_elem_norm(
     return _map(lambda g, m: (1 - decay) * _orderth_norm(g, order) + decay * m, updates, moments)
 
 
-def update_infinity_moment(updates: Any, moments: Any, decay: jax.typing.ArrayLike) -> Any:
+def update_infinity_moment(
+    updates: Any, moments: Any, decay: jax.typing.ArrayLike, eps: jax.typing.ArrayLike
+) -> Any:
     """Return the exponentially weighted infinity norm (Adamax's ``u``).
 
-    Update rule: :math:`u \\leftarrow \\max(|g|, d\\, u)`.
+    Update rule: :math:`u \\leftarrow \\max(|g| + \\epsilon, d\\, u)`.
 
     Example:
       >>> import jax.numpy as jnp, gradtx
-      >>> gradtx.tree.update_infinity_moment({"a": jnp.array(-1.0)}, {"a": jnp.array(2.0)}, 0.9)
+      >>> gradtx.tree.update_infinity_moment(
+      ...     {"a": jnp.array(-1.0)}, {"a": jnp.array(2.0)}, 0.9, 0.0)
       {'a': Array(1.8, dtype=float32, weak_type=True)}
     """
-    return _map(lambda g, m: jnp.maximum(jnp.abs(g), decay * m), updates, moments)
+    return _map(lambda g, m: jnp.maximum(jnp.abs(g) + eps, decay * m), updates, moments)
 
 
 def bias_correction(moment: Any, decay: jax.typing.ArrayLike, count: jax.typing.ArrayLike) -> Any:

@@ -34,35 +34,39 @@ class HyperparamsDict(dict):
     """A dict of hyperparameter arrays that remembers which ones follow a schedule.
 
     It is a plain ``dict`` for reading (``state.hyperparams["learning_rate"]``) and a
-    pytree whose static part is the set of scheduled names, so the knowledge survives
-    ``jax.jit``, ``jax.tree.map`` and checkpoint round trips of the arrays.
+    pytree whose static part is the set of scheduled names (and of the names an
+    enclosing :func:`inject_hyperparams` supplies at every step), so that knowledge
+    survives ``jax.jit``, ``jax.tree.map`` and checkpoint round trips of the arrays.
     """
 
     scheduled: frozenset[str]
+    external: frozenset[str]
 
-    def __init__(self, values: Any = (), scheduled: Iterable[str] = ()) -> None:
+    def __init__(
+        self, values: Any = (), scheduled: Iterable[str] = (), external: Iterable[str] = ()
+    ) -> None:
         super().__init__(values)
         self.scheduled = frozenset(scheduled)
+        self.external = frozenset(external)
 
     def __repr__(self) -> str:
         return f"HyperparamsDict({dict.__repr__(self)})"
 
 
-def _hp_flatten_with_keys(d: HyperparamsDict):
-    keys = tuple(sorted(d))
-    return [(jax.tree_util.DictKey(k), d[k]) for k in keys], (keys, d.scheduled)
+def _hp_aux(d: HyperparamsDict) -> tuple[Any, ...]:
+    return tuple(sorted(d)), d.scheduled, d.external
 
 
-def _hp_unflatten(aux, children):
-    keys, scheduled = aux
-    return HyperparamsDict(dict(zip(keys, children, strict=True)), scheduled)
+def _hp_unflatten(aux: tuple[Any, ...], children: Any) -> HyperparamsDict:
+    keys, scheduled, external = aux
+    return HyperparamsDict(dict(zip(keys, children, strict=True)), scheduled, external)
 
 
 jax.tree_util.register_pytree_with_keys(
     HyperparamsDict,
-    _hp_flatten_with_keys,
+    lambda d: ([(jax.tree_util.DictKey(k), d[k]) for k in sorted(d)], _hp_aux(d)),
     _hp_unflatten,
-    flatten_func=lambda d: ([d[k] for k in sorted(d)], (tuple(sorted(d)), d.scheduled)),
+    flatten_func=lambda d: ([d[k] for k in sorted(d)], _hp_aux(d)),
 )
 
 
@@ -212,7 +216,7 @@ def _inject(
             count = jnp.zeros([], jnp.int32)
             hps = values_at(count, {k: _to_array(v, dtype) for k, v in numeric.items()})
             inner = build(hps)
-            return state_cls(count, hps, inner.init(params))
+            return state_cls(count, hps, _strip_nested(inner.init(params), hps))
 
         def update_fn(
             updates: Updates,
@@ -232,6 +236,7 @@ def _inject(
             inner_updates, inner_state = inner.update(
                 updates, _override_nested(state.inner_state, hps), params, **extra_args
             )
+            inner_state = _strip_nested(inner_state, hps)
             return inner_updates, state_cls(safe_increment(count), hps, inner_state)
 
         return GradientTransformationExtraArgs(init_fn, update_fn)
@@ -239,23 +244,34 @@ def _inject(
     return wrapped
 
 
-def _override_nested(inner_state: Any, hps: dict[str, Any]) -> Any:
-    """Push the outer values into a gradtx optimizer's state nested right inside.
+def _strip_nested(inner_state: Any, hps: dict[str, Any]) -> Any:
+    """Drop from a nested gradtx optimizer's state the values the outer wrapper owns.
 
     ``inject_hyperparams(gradtx.adam)(learning_rate=schedule)`` rebuilds ``adam`` with
-    the outer values at every step; ``adam`` itself reads its hyperparameters from its
-    own state, so the outer values are written there first (the outer one owns them).
+    the outer values at every step, so ``adam``'s own state need not (and must not, for
+    ``gradtx.tree.get(state, "learning_rate")`` to find one value) keep a copy: the
+    names are marked ``external`` and put back by :func:`_override_nested` before each
+    inner update.
     """
     if not isinstance(inner_state, _STATE_TYPES):
         return inner_state
     inner_hps = inner_state.hyperparams
-    shared = [k for k in hps if k in inner_hps and k not in inner_hps.scheduled]
-    if not shared:
+    owned = {k for k in hps if k in inner_hps and k not in inner_hps.scheduled}
+    if not owned:
         return inner_state
-    new = dict(inner_hps)
-    for k in shared:
-        new[k] = jnp.asarray(hps[k]).astype(jnp.asarray(inner_hps[k]).dtype)
-    return inner_state._replace(hyperparams=HyperparamsDict(new, inner_hps.scheduled))
+    rest = {k: v for k, v in inner_hps.items() if k not in owned}
+    stripped = HyperparamsDict(rest, inner_hps.scheduled, inner_hps.external | owned)
+    return inner_state._replace(hyperparams=stripped)
+
+
+def _override_nested(inner_state: Any, hps: dict[str, Any]) -> Any:
+    """Put the outer values back into a nested optimizer's state for its update."""
+    if not isinstance(inner_state, _STATE_TYPES) or not inner_state.hyperparams.external:
+        return inner_state
+    inner_hps = inner_state.hyperparams
+    full = dict(inner_hps)
+    full.update({k: hps[k] for k in inner_hps.external})
+    return inner_state._replace(hyperparams=HyperparamsDict(full, inner_hps.scheduled))
 
 
 def _hyperparam_nodes(state: Any) -> list[tuple[str, Any, frozenset[str]]]:
@@ -379,7 +395,7 @@ def set_hyperparams(state: Any, **values: Any) -> Any:
         for name, value in values.items():
             if name not in hps:
                 continue
-            if name in getattr(hps, "scheduled", ()):
+            if name in hps.scheduled:
                 raise ValueError(
                     f"`gradtx.set_hyperparams`: {name!r} follows a schedule, which sets it "
                     "anew at every step; build the optimizer with a number (or a new "
@@ -401,7 +417,7 @@ def set_hyperparams(state: Any, **values: Any) -> Any:
                 )
             new[name] = value.astype(old.dtype)
         return node._replace(
-            hyperparams=HyperparamsDict(new, getattr(hps, "scheduled", ())),
+            hyperparams=HyperparamsDict(new, hps.scheduled, hps.external),
             inner_state=replace_all(node.inner_state),
         )
 

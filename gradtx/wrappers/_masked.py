@@ -74,6 +74,8 @@ def _full_mask(mask: Any, tree: Any, fn: str) -> Any:
 def masked(
     inner: GradientTransformation,
     mask: Any | Callable[[Params], Any],
+    *,
+    mask_compatible_extra_args: bool = False,
 ) -> GradientTransformationExtraArgs:
     """Apply ``inner`` only where ``mask`` is ``True``; elsewhere updates pass unchanged.
 
@@ -84,6 +86,8 @@ def masked(
       inner: the transformation to apply.
       mask: a tree of booleans with the structure of the parameters (or a prefix of
         it), or a function ``params -> mask``.
+      mask_compatible_extra_args: also mask every extra keyword argument that is a tree
+        with the structure of the updates (per-parameter data handed to ``inner``).
 
     Returns:
       A transformation with :class:`MaskedState`.
@@ -113,6 +117,12 @@ def masked(
     ) -> tuple[Updates, MaskedState]:
         m = resolve(params if params is not None and callable(mask) else updates)
         sub_params = None if params is None else select(params, m)
+        if mask_compatible_extra_args:
+            shape = jax.tree.structure(updates, is_leaf=_is_none)
+            extra_args = {
+                k: select(v, m) if jax.tree.structure(v, is_leaf=_is_none) == shape else v
+                for k, v in extra_args.items()
+            }
         new, inner_state = inner.update(
             select(updates, m), state.inner_state, sub_params, **extra_args
         )

@@ -151,3 +151,21 @@ def test_wrong_state_type_is_named():
     other = gradtx.inject_hyperparams(gradtx.adam)(1e-3).init(jnp.zeros(1))
     with pytest.raises(ValueError, match="expected the OptimizerState.*another optimizer"):
         tx.update(jnp.ones(1), other)
+
+
+def test_injecting_an_alias_keeps_one_copy_of_each_hyperparameter():
+    # optax users log `optax.tree.get(state, "learning_rate")` on injected states
+    tx = gradtx.inject_hyperparams(gradtx.adamw)(learning_rate=lambda t: 0.1 / (t + 1.0))
+    state = tx.init({"w": jnp.zeros(2)})
+    assert float(gradtx.tree.get(state, "learning_rate")) == pytest.approx(0.1)
+    step = jax.jit(tx.update)
+    for _ in range(2):
+        u, state = step({"w": jnp.ones(2)}, state, {"w": jnp.zeros(2)})
+    assert float(gradtx.tree.get(state, "learning_rate")) == pytest.approx(0.05)
+    direct = gradtx.adamw(lambda t: 0.1 / (t + 1.0))
+    s2 = direct.init({"w": jnp.zeros(2)})
+    for _ in range(2):
+        u2, s2 = direct.update({"w": jnp.ones(2)}, s2, {"w": jnp.zeros(2)})
+    np.testing.assert_allclose(u["w"], u2["w"], rtol=1e-6)
+    assert sorted(gradtx.hyperparams(state)) == sorted(gradtx.hyperparams(s2))
+    jax.lax.cond(True, lambda: state, lambda: tx.init({"w": jnp.zeros(2)}))

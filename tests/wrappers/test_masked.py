@@ -20,8 +20,9 @@ def test_masked_applies_inner_only_where_true_and_keeps_no_state_elsewhere():
 
 def test_mask_function_and_prefix_mask():
     params = {"layer": {"kernel": jnp.ones((2, 2)), "bias": jnp.ones(2)}, "head": jnp.ones(3)}
-    by_rank = gradtx.masked(gradtx.scale(0.0), lambda p: {
-        "layer": {"kernel": True, "bias": False}, "head": False})
+    by_rank = gradtx.masked(
+        gradtx.scale(0.0), lambda p: {"layer": {"kernel": True, "bias": False}, "head": False}
+    )
     out, _ = by_rank.update(params, by_rank.init(params), params)
     assert float(out["layer"]["kernel"].sum()) == 0.0 and float(out["head"].sum()) == 3.0
     prefix = gradtx.masked(gradtx.scale(0.0), {"layer": True, "head": False})
@@ -44,3 +45,21 @@ def test_adamw_mask_skips_decay_on_masked_out_leaves():
     out, _ = tx.update(zero, tx.init(params), params)
     np.testing.assert_allclose(out["w"], [-0.1, -0.1], rtol=1e-6)  # -lr * wd * p
     np.testing.assert_array_equal(out["b"], [0.0, 0.0])
+
+
+def test_mask_compatible_extra_args_are_masked_like_the_updates():
+    seen = {}
+
+    def update(u, s, p=None, *, per_param=None, scalar=None, **kw):
+        seen.update(per_param=per_param, scalar=scalar)
+        return u, s
+
+    spy = gradtx.GradientTransformationExtraArgs(lambda p: gradtx.EmptyState(), update)
+    g = {"w": jnp.ones(1), "b": jnp.ones(1)}
+    tx = gradtx.masked(spy, {"w": True, "b": False}, mask_compatible_extra_args=True)
+    tx.update(g, tx.init(g), per_param={"w": 1.0, "b": 2.0}, scalar=3.0)
+    assert seen["per_param"]["w"] == 1.0
+    assert isinstance(seen["per_param"]["b"], gradtx.MaskedNode) and seen["scalar"] == 3.0
+    plain = gradtx.masked(spy, {"w": True, "b": False})
+    plain.update(g, plain.init(g), per_param={"w": 1.0, "b": 2.0})
+    assert seen["per_param"] == {"w": 1.0, "b": 2.0}
