@@ -69,6 +69,7 @@ OPTIMIZERS = {
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small trees, few repetitions")
+    parser.add_argument("--skip-small", action="store_true", help="skip the 2,000-leaf tree")
     args = parser.parse_args(argv)
     total = 1_000_000 if args.quick else 10_000_000
     reps, inner = (5, 3) if args.quick else (15, 5)

@@ -274,7 +274,9 @@ def test_matches_optax(index: int, optax_table) -> None:
     ours = getattr(gs, name)(**kwargs)(COUNTS)
     theirs = optax_table[f"case-{index}"]
     if CASES[index] in OPTAX_NAN_UNDER_JIT:
-        assert np.isnan(theirs).any()  # remove this case from the list once optax is fixed
+        # XLA on the CPU rewrites t/n into t*(1/n), which optax turns into a NaN at the end of
+        # the transition (other backends need not); compare with optax run eagerly instead.
+        assert np.all(np.isfinite(ours))
         theirs = _optax_values(name, getattr(optax, name)(**kwargs), COUNTS)
     assert ours.dtype == jnp.float32
     if CASES[index] in OPTAX_WRONG_AT_HUGE_COUNTS:
