@@ -33,7 +33,7 @@ def _sgd(
             nesterov=nesterov,
             dampening=0.0 if dampening is None else dampening,
             accumulator_dtype=accumulator_dtype,
-            undampened_first_step=True,
+            undampened_first_step=dampening is not None,
         ),
         scale_by_learning_rate(learning_rate),
     )
@@ -63,8 +63,8 @@ def sgd(
     Without momentum :math:`\\theta_{t+1} = \\theta_t - \\alpha_t g'_t`. As in
     ``torch.optim.SGD`` the first momentum step is undampened (:math:`m_1 = g'_1`);
     with ``dampening=0`` (the default) this equals optax's ``sgd``. The current
-    learning rate, momentum, dampening and weight decay are in the state
-    (:func:`gradtx.hyperparams`).
+    learning rate and momentum (and the dampening and weight decay, when not zero) are in
+    the state (:func:`gradtx.hyperparams`).
 
     Args:
       learning_rate: :math:`\\alpha`, a number >= 0 or a schedule.
@@ -107,7 +107,9 @@ def sgd(
         )
     hps: dict[str, Any] = {"learning_rate": learning_rate}
     if momentum is not None:
-        hps.update(momentum=momentum, dampening=dampening)
+        hps["momentum"] = momentum
+        if not is_zero(dampening):  # zero dampening is optax's plain trace: nothing to record
+            hps["dampening"] = dampening
     elif not is_zero(dampening):
         raise ValueError(f"`sgd(dampening=...)` needs a momentum; got {dampening=}.")
     if not is_zero(weight_decay):

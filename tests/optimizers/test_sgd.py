@@ -74,7 +74,9 @@ def test_plain_sgd_equals_chain_of_primitives(rng):
 
 
 def test_hyperparams_are_float32_in_state(rng):
-    state = gradtx.sgd(0.1, momentum=0.9, weight_decay=1e-3).init(nested_params(rng, "float32"))
+    state = gradtx.sgd(0.1, momentum=0.9, weight_decay=1e-3, dampening=0.1).init(
+        nested_params(rng, "float32")
+    )
     hps = gradtx.hyperparams(state)
     assert sorted(hps) == ["dampening", "learning_rate", "momentum", "weight_decay"]
     assert all(v.dtype == jnp.float32 and v.shape == () for v in hps.values())

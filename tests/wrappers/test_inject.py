@@ -20,7 +20,9 @@ def test_static_choices_are_not_hyperparameters():
     hps = gradtx.hyperparams(gradtx.sgd(0.1).init(jnp.zeros(1)))
     assert list(hps) == ["learning_rate"]  # no momentum, no weight decay: not recorded
     hps = gradtx.hyperparams(gradtx.sgd(0.1, 0.9, weight_decay=1e-4).init(jnp.zeros(1)))
-    assert sorted(hps) == ["dampening", "learning_rate", "momentum", "weight_decay"]
+    assert sorted(hps) == ["learning_rate", "momentum", "weight_decay"]
+    hps = gradtx.hyperparams(gradtx.sgd(0.1, 0.9, dampening=0.5).init(jnp.zeros(1)))
+    assert sorted(hps) == ["dampening", "learning_rate", "momentum"]
 
 
 def test_set_hyperparams_changes_the_next_update_without_retracing():
