@@ -7,8 +7,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from gradtx._structure import assert_same_structure
 from gradtx.base import Params, Updates
-from gradtx.tree._structure import assert_same_structure
 
 __all__ = ["apply_updates", "incremental_update", "periodic_update"]
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Sequence
 
+import jax
 import numpy as np
 
 Leaves = list[np.ndarray]
@@ -37,7 +38,10 @@ Value = float | Callable[[int], float]
 
 
 def f32(x: float) -> float:
-    """``x`` rounded to float32, as gradtx stores an optimizer's hyperparameters."""
+    """``x`` as gradtx stores an optimizer's hyperparameters: rounded to float32, unless
+    ``jax_enable_x64`` is on (then they are float64, and ``x`` is kept)."""
+    if jax.config.jax_enable_x64:
+        return float(x)
     return float(np.float32(x))
 
 

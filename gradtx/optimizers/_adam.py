@@ -97,6 +97,7 @@ def _adam_family(
         scale_by_nadam(momentum_decay=momentum_decay)
         hps["momentum_decay"] = momentum_decay
     return build_optimizer(
+        fn,
         _adam_build,
         hps,
         mu_dtype=mu_dtype,
@@ -380,6 +381,7 @@ def amsgrad(
     _check_lr_wd("amsgrad", learning_rate)
     scale_by_amsgrad(b1, b2, eps, eps_root)
     return build_optimizer(
+        "amsgrad",
         _amsgrad_build,
         dict(learning_rate=learning_rate, b1=b1, b2=b2, eps=eps, eps_root=eps_root),
         mu_dtype=mu_dtype,
@@ -418,7 +420,7 @@ def adamax(
     _check_lr_wd("adamax", learning_rate)
     scale_by_adamax(b1, b2, eps)
     return build_optimizer(
-        _adamax_build, dict(learning_rate=learning_rate, b1=b1, b2=b2, eps=eps), mask=None
+        "adamax", _adamax_build, dict(learning_rate=learning_rate, b1=b1, b2=b2, eps=eps), mask=None
     )
 
 
@@ -454,6 +456,7 @@ def adamaxw(
     _check_lr_wd("adamaxw", learning_rate, weight_decay)
     scale_by_adamax(b1, b2, eps)
     return build_optimizer(
+        "adamaxw",
         _adamax_build,
         dict(learning_rate=learning_rate, b1=b1, b2=b2, eps=eps, weight_decay=weight_decay),
         mask=mask,
@@ -500,6 +503,7 @@ def radam(
     _check_lr_wd("radam", learning_rate)
     scale_by_radam(b1, b2, eps, eps_root, threshold)
     return build_optimizer(
+        "radam",
         _radam_build,
         dict(
             learning_rate=learning_rate,

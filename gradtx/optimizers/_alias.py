@@ -6,12 +6,15 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from gradtx._checks import concrete
+from gradtx._hyperparams import OptimizerState, _inject
 from gradtx.base import GradientTransformation, GradientTransformationExtraArgs
-from gradtx.wrappers._inject import OptimizerState, _inject
 
 
 def build_optimizer(
+    name: str,
     build: Callable[..., GradientTransformation],
     hyperparams: dict[str, Any],
     **static: Any,
@@ -20,13 +23,33 @@ def build_optimizer(
 
     ``static`` holds what shapes the program (flags, dtypes, masks); ``hyperparams``
     the numbers (or schedules) that :func:`gradtx.hyperparams` shows and
-    :func:`gradtx.set_hyperparams` changes.
+    :func:`gradtx.set_hyperparams` changes. Integers are recorded as floats (every
+    optimizer hyperparameter is real-valued). ``name`` is the alias's public name, for
+    error messages.
     """
     factory = functools.partial(build, **static)
-    factory.__name__ = build.__name__  # type: ignore[attr-defined]
-    return _inject(factory, tuple(static), None, OptimizerState)(**hyperparams)
+    hps = {
+        k: float(v) if isinstance(v, int) and not isinstance(v, bool) else v
+        for k, v in hyperparams.items()
+    }
+    return _inject(factory, tuple(static), None, OptimizerState, name)(**hps)
 
 
 def is_zero(value: Any) -> bool:
-    """True for a concrete zero (a weight decay that the chain can leave out)."""
-    return value is None or concrete(value) == 0.0
+    """True for ``None`` or a Python/NumPy zero: a weight decay the chain can leave out.
+
+    An array is never taken for zero, even a concrete one: an enclosing
+    ``inject_hyperparams`` passes arrays at init and tracers at update, and both must
+    build the same chain.
+    """
+    if value is None:
+        return True
+    if isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
+        return float(value) == 0.0
+    return False
+
+
+def is_nonzero(value: Any) -> bool:
+    """True for a concrete number other than zero (an array or tracer is not concrete)."""
+    v = None if value is None else concrete(value)
+    return v is not None and v != 0.0

@@ -106,6 +106,7 @@ def rmsprop(
     if momentum is not None:
         hps["momentum"] = momentum
     return build_optimizer(
+        "rmsprop",
         _rmsprop_build,
         hps,
         eps_in_sqrt=eps_in_sqrt,
@@ -159,6 +160,7 @@ def adagrad(
     check_schedule_or_nonnegative("adagrad", "learning_rate", learning_rate)
     scale_by_rss(initial_accumulator_value, eps)
     return build_optimizer(
+        "adagrad",
         _adagrad_build,
         dict(
             learning_rate=learning_rate,
@@ -219,4 +221,4 @@ def adadelta(
     hps: dict[str, Any] = dict(learning_rate=learning_rate, rho=rho, eps=eps)
     if not is_zero(weight_decay):
         hps["weight_decay"] = weight_decay
-    return build_optimizer(_adadelta_build, hps, weight_decay_mask=weight_decay_mask)
+    return build_optimizer("adadelta", _adadelta_build, hps, weight_decay_mask=weight_decay_mask)

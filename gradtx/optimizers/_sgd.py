@@ -9,7 +9,7 @@ import jax
 from gradtx._checks import check_decay, check_range, check_schedule_or_nonnegative
 from gradtx.base import GradientTransformationExtraArgs, ScalarOrSchedule, identity
 from gradtx.combine import chain
-from gradtx.optimizers._alias import build_optimizer, is_zero
+from gradtx.optimizers._alias import build_optimizer, is_nonzero, is_zero
 from gradtx.transforms import add_decayed_weights, scale_by_learning_rate, scale_by_momentum
 
 __all__ = ["sgd"]
@@ -46,7 +46,7 @@ def sgd(
     accumulator_dtype: Any = None,
     *,
     dampening: jax.typing.ArrayLike = 0.0,
-    weight_decay: ScalarOrSchedule = 0.0,
+    weight_decay: ScalarOrSchedule | None = None,
 ) -> GradientTransformationExtraArgs:
     """Stochastic gradient descent with optional momentum, as in optax and torch.
 
@@ -72,7 +72,9 @@ def sgd(
       nesterov: Nesterov's look-ahead (Sutskever et al. 2013).
       accumulator_dtype: dtype of the momentum buffer; the params' dtype if ``None``.
       dampening: :math:`d` in [0, 1].
-      weight_decay: :math:`\\lambda` >= 0, added to the gradient (L2).
+      weight_decay: :math:`\\lambda` >= 0, added to the gradient (L2); ``None`` (the
+        default) or ``0`` for none. (``None`` rather than ``0.0`` so that
+        ``inject_hyperparams(sgd)`` adds no decay, which would need the params.)
 
     Returns:
       The optimizer.
@@ -97,10 +99,11 @@ def sgd(
     if momentum is not None:
         check_decay("sgd", "momentum", momentum)
     check_range("sgd", "dampening", dampening, 0.0, 1.0)
-    check_schedule_or_nonnegative("sgd", "weight_decay", weight_decay)
+    if weight_decay is not None:
+        check_schedule_or_nonnegative("sgd", "weight_decay", weight_decay)
     if nesterov and momentum is None:
         raise ValueError("`sgd(nesterov=True)` needs a momentum; got momentum=None.")
-    if nesterov and not is_zero(dampening):
+    if nesterov and is_nonzero(dampening):
         raise ValueError(
             f"`sgd(nesterov=True)` needs dampening=0 (as torch.optim.SGD); got {dampening=}. "
             "For Nesterov in EMA form chain scale_by_momentum(b, nesterov=True, dampening=b)."
@@ -110,8 +113,8 @@ def sgd(
         hps["momentum"] = momentum
         if not is_zero(dampening):  # zero dampening is optax's plain trace: nothing to record
             hps["dampening"] = dampening
-    elif not is_zero(dampening):
+    elif is_nonzero(dampening):
         raise ValueError(f"`sgd(dampening=...)` needs a momentum; got {dampening=}.")
     if not is_zero(weight_decay):
         hps["weight_decay"] = weight_decay
-    return build_optimizer(_sgd, hps, nesterov=nesterov, accumulator_dtype=accumulator_dtype)
+    return build_optimizer("sgd", _sgd, hps, nesterov=nesterov, accumulator_dtype=accumulator_dtype)

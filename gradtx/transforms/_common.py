@@ -63,4 +63,6 @@ def as_float(x: Any) -> jax.Array:
 
 def debias_factor(decay: Any, count: jax.Array) -> jax.Array:
     """The total weight ``1 - decay**count`` of an EMA started at zero."""
-    return 1 - as_float(decay) ** count
+    # lax.pow with an integer exponent: a concrete count must not specialise the kernel
+    # (``**`` would compile a new integer_pow for every step when run eagerly).
+    return 1 - jax.lax.pow(as_float(decay), jnp.asarray(count))

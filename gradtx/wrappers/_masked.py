@@ -8,6 +8,7 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
+from gradtx._structure import describe_difference
 from gradtx.base import (
     GradientTransformation,
     GradientTransformationExtraArgs,
@@ -15,7 +16,6 @@ from gradtx.base import (
     Updates,
     with_extra_args_support,
 )
-from gradtx.tree._structure import describe_difference
 
 __all__ = ["MaskedNode", "MaskedState", "masked"]
 

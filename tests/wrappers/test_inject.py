@@ -171,3 +171,117 @@ def test_injecting_an_alias_keeps_one_copy_of_each_hyperparameter():
     np.testing.assert_allclose(u["w"], u2["w"], rtol=1e-6)
     assert sorted(gradtx.hyperparams(state)) == sorted(gradtx.hyperparams(s2))
     jax.lax.cond(True, lambda: state, lambda: tx.init({"w": jnp.zeros(2)}))
+
+
+def test_a_rebuilt_optimizer_uses_its_own_values_unless_set_by_hand():
+    old_state = gradtx.adam(1e-3).init(jnp.zeros(1))
+    u, state = gradtx.adam(1.0).update(jnp.ones(1), old_state)
+    np.testing.assert_allclose(u, [-1.0], rtol=1e-5)  # optax's behaviour: the new rate
+    assert float(gradtx.hyperparams(state)["learning_rate"]) == 1.0
+    by_hand = gradtx.set_hyperparams(old_state, learning_rate=0.5)
+    u, state = gradtx.adam(1.0).update(jnp.ones(1), by_hand)
+    np.testing.assert_allclose(u, [-0.5], rtol=1e-5)  # the value set by hand wins
+    assert state.overrides.tolist() == [False, False, False, False, True]
+
+
+def test_a_state_from_another_optimizer_is_refused_with_both_name_lists():
+    p = jnp.zeros(1)
+    with pytest.raises(ValueError, match=r"records the hyperparameters \['b1'.*has \['b1'.*"):
+        gradtx.adamw(1e-3).update(jnp.ones(1), gradtx.adam(1e-3).init(p), p)
+
+
+def test_an_alias_inside_a_chain_inside_inject_follows_the_outer_schedule():
+    inner = lambda learning_rate: gradtx.chain(  # noqa: E731
+        gradtx.clip_by_global_norm(10.0), gradtx.sgd(learning_rate)
+    )
+    tx = gradtx.inject_hyperparams(inner)(learning_rate=lambda t: 0.5 - 0.125 * t)
+    state = tx.init(jnp.zeros(1))
+    steps = []
+    for _ in range(4):
+        u, state = tx.update(jnp.ones(1), state)
+        steps.append(float(u[0]))
+    np.testing.assert_allclose(steps, [-0.5, -0.375, -0.25, -0.125], rtol=1e-6)
+    assert float(gradtx.tree.get(state, "learning_rate")) == pytest.approx(0.125)
+
+
+def test_inject_sgd_with_defaults_runs_under_jit():
+    tx = gradtx.inject_hyperparams(gradtx.sgd)(learning_rate=0.1)
+    state = tx.init(jnp.zeros(2))
+    u, state = jax.jit(tx.update)(jnp.ones(2), state)
+    np.testing.assert_allclose(u, [-0.1, -0.1], rtol=1e-6)
+    tx = gradtx.inject_hyperparams(gradtx.sgd)(learning_rate=0.1, momentum=0.9, nesterov=True)
+    u, _ = jax.jit(tx.update)(jnp.ones(2), tx.init(jnp.zeros(2)))
+    np.testing.assert_allclose(u, [-0.19, -0.19], rtol=1e-6)
+
+
+def test_integer_hyperparameters_of_aliases_are_floats_and_setting_does_not_retrace():
+    state = gradtx.sgd(1).init(jnp.zeros(1))
+    assert gradtx.hyperparams(state)["learning_rate"].dtype == jnp.float32
+    state = gradtx.set_hyperparams(state, learning_rate=0.5)  # no "integer hyperparameter"
+    tx = gradtx.radam(1e-3, threshold=5)
+    traces = []
+
+    @jax.jit
+    def step(s):
+        traces.append(1)
+        return tx.update(jnp.ones(1), s)[1]
+
+    s = step(tx.init(jnp.zeros(1)))
+    s = step(gradtx.set_hyperparams(s, threshold=6))
+    step(s)
+    assert len(traces) == 1
+
+
+def test_set_hyperparams_refuses_out_of_range_and_non_finite_values():
+    state = gradtx.adam(1e-3).init(jnp.zeros(1))
+    with pytest.raises(ValueError, match=r"set_hyperparams\(b1=\.\.\.\)` must lie in \[0, 1\]"):
+        gradtx.set_hyperparams(state, b1=-3.0)
+    with pytest.raises(ValueError, match="learning_rate must be finite"):
+        gradtx.set_hyperparams(state, learning_rate=float("nan"))
+
+
+def test_a_restore_that_lost_the_hyperparams_dict_is_named():
+    state = gradtx.adam(1e-3).init(jnp.zeros(1))
+    broken = state._replace(hyperparams=dict(state.hyperparams))
+    with pytest.raises(ValueError, match="plain dict, not a HyperparamsDict"):
+        gradtx.adam(1e-3).update(jnp.ones(1), broken)
+
+
+def test_masks_are_never_schedules_in_inject():
+    mask = lambda p: {"w": True, "b": False}  # noqa: E731
+    tx = gradtx.inject_hyperparams(gradtx.adamw)(learning_rate=0.1, weight_decay=0.5, mask=mask)
+    p = {"w": jnp.ones(1), "b": jnp.ones(1)}
+    state = tx.init(p)
+    assert "mask" not in state.hyperparams
+    u, _ = tx.update({"w": jnp.zeros(1), "b": jnp.zeros(1)}, state, p)
+    np.testing.assert_allclose(u["w"], [-0.05], rtol=1e-6)
+    np.testing.assert_allclose(u["b"], [0.0])
+
+
+def test_python_values_written_into_an_injected_state_are_cast():
+    tx = gradtx.inject_hyperparams(gradtx.adam)(learning_rate=0.1)
+    state = tx.init(jnp.zeros(1))
+    state.hyperparams["learning_rate"] = 0.01
+    _, state = tx.update(jnp.ones(1), state)
+    assert isinstance(state.hyperparams["learning_rate"], jax.Array)
+    assert float(state.hyperparams["learning_rate"]) == pytest.approx(0.01)
+
+
+def test_eager_updates_compile_once():
+    tx = gradtx.adam(1e-3)
+    state = tx.init(jnp.zeros(2))
+    state = tx.update(jnp.ones(2), state)[1]  # the first eager step compiles its pieces
+    with jax.log_compiles(True):
+        import logging
+
+        records = []
+        handler = logging.Handler()
+        handler.emit = records.append
+        logger = logging.getLogger("jax")
+        logger.addHandler(handler)
+        try:
+            for _ in range(3):
+                state = tx.update(jnp.ones(2), state)[1]
+        finally:
+            logger.removeHandler(handler)
+    assert [r for r in records if "Compiling" in r.getMessage()] == []

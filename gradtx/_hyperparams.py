@@ -2,8 +2,8 @@
 
 Every optimizer alias in gradtx is built with :func:`inject_hyperparams`, so its
 numeric hyperparameters (the learning rate after its schedule, betas, weight decay...)
-are float32 arrays in its state. Changing one changes an array, not the program: a
-jitted step does not retrace, and ``jax.vmap`` over a hyperparameter is one program.
+are arrays in its state (float32, or float64 with ``jax_enable_x64``). Changing one
+changes an array, not the program: a jitted step does not retrace, and ``jax.vmap`` over a hyperparameter is one program.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gradtx._checks import check_range, concrete
 from gradtx.base import GradientTransformation, GradientTransformationExtraArgs, Params, Updates
 from gradtx.numerics import safe_increment
 
@@ -76,7 +77,8 @@ class InjectHyperparamsState(NamedTuple):
     Attributes:
       count: int32 number of updates so far; schedules are evaluated at it.
       hyperparams: the hyperparameters the last update used (at init: the values
-        the first update will use), as arrays.
+        the first update will use), as arrays. As in optax, the next update uses these
+        stored values: assigning ``state.hyperparams["learning_rate"] = x`` changes it.
       inner_state: the state of the wrapped transformation.
     """
 
@@ -88,19 +90,26 @@ class InjectHyperparamsState(NamedTuple):
 class OptimizerState(NamedTuple):
     """State of every gradtx optimizer alias (``sgd``, ``adam``, ...).
 
-    The same as :class:`InjectHyperparamsState` with its counter named ``step``, so that
+    Like :class:`InjectHyperparamsState`, with its counter named ``step`` (so that
     ``gradtx.tree.get(state, "count")`` still finds the single count of the inner
-    transformations, as in optax.
+    transformations, as in optax) and with a record of which values were set by hand.
 
     Attributes:
       step: int32 number of updates so far; schedules are evaluated at it.
-      hyperparams: the hyperparameters the last update used, float32 arrays.
+      hyperparams: the hyperparameters the last update used (before any update: the
+        values the first update will use), as arrays in JAX's default float dtype.
       inner_state: the state of the chain of primitives.
+      overrides: a boolean vector, one entry per numeric hyperparameter in sorted order:
+        ``True`` where :func:`set_hyperparams` set the value, which then wins over the
+        value the optimizer was built with. Elsewhere the built value is used, so an
+        optimizer rebuilt with a new learning rate takes it up even with an old state,
+        as in optax.
     """
 
     step: jax.Array
     hyperparams: HyperparamsDict
     inner_state: Any
+    overrides: jax.Array
 
 
 _STATE_TYPES = (InjectHyperparamsState, OptimizerState)
@@ -119,13 +128,29 @@ def _is_schedule(value: Any) -> bool:
     return callable(value) and not isinstance(value, (type, np.dtype))
 
 
+def _is_mask_name(name: str) -> bool:
+    # A mask may be a function of the params: never a schedule, never a number.
+    return name == "mask" or name.endswith("_mask")
+
+
 def _to_array(value: Any, dtype: Any) -> jax.Array:
+    """``value`` as a non-weak array; floats in ``dtype`` (JAX's default float if None)."""
     arr = jnp.asarray(value)
-    if dtype is not None and jnp.issubdtype(arr.dtype, jnp.floating):
-        return arr.astype(dtype)
-    if dtype is None and jnp.issubdtype(arr.dtype, jnp.floating):
-        return arr.astype(jnp.float32)
-    return arr
+    if jnp.issubdtype(arr.dtype, jnp.floating):
+        return jnp.asarray(arr, dtype or jnp.result_type(float))
+    return jnp.asarray(arr, arr.dtype)
+
+
+def _meta(hps: Any) -> tuple[frozenset[str], frozenset[str]]:
+    """The (scheduled, external) names of a hyperparams dict, checked."""
+    if not isinstance(hps, HyperparamsDict):
+        raise ValueError(
+            "gradtx: the state's `hyperparams` is a plain "
+            f"{type(hps).__name__}, not a HyperparamsDict; a checkpoint restore lost its "
+            "structure. Restore into the structure of `tx.init(params)` (for example "
+            "with jax.tree.unflatten(jax.tree.structure(template), leaves))."
+        )
+    return hps.scheduled, hps.external
 
 
 def inject_hyperparams(
@@ -137,16 +162,17 @@ def inject_hyperparams(
 
     Each numeric argument (a number or array) of ``inner_factory`` becomes an array in
     ``state.hyperparams``; each callable argument is a schedule evaluated at the step
-    count before every update and stored there too. Booleans, strings, ``None`` and
-    the names in ``static_args`` stay static. The wrapper rebuilds the inner
-    transformation from the stored values at every update, so changing a stored value
-    changes the next update without retracing.
+    count before every update and stored there too. Booleans, strings, ``None``, masks
+    (arguments named ``mask`` or ``*_mask``) and the names in ``static_args`` stay
+    static. The wrapper rebuilds the inner transformation from the stored values at
+    every update, so changing a stored value changes the next update without retracing.
 
     Args:
       inner_factory: a function returning a transformation, e.g. ``gradtx.adam``.
       static_args: names of arguments to keep out of the state.
-      hyperparam_dtype: the dtype of floating hyperparameters; float32 when ``None``
-        (whatever the parameters' dtype).
+      hyperparam_dtype: the dtype of floating hyperparameters; when ``None``, JAX's
+        default float dtype (float32, or float64 with ``jax_enable_x64``), whatever
+        the parameters' dtype.
 
     Returns:
       A factory with the signature of ``inner_factory`` returning a transformation with
@@ -159,7 +185,8 @@ def inject_hyperparams(
       >>> float(state.hyperparams["b1"])
       0.800000011920929
     """
-    return _inject(inner_factory, static_args, hyperparam_dtype, InjectHyperparamsState)
+    name = getattr(inner_factory, "__name__", "inject_hyperparams")
+    return _inject(inner_factory, static_args, hyperparam_dtype, InjectHyperparamsState, name)
 
 
 def _inject(
@@ -167,6 +194,7 @@ def _inject(
     static_args: str | Iterable[str],
     hyperparam_dtype: Any,
     state_cls: type,
+    name: str,
 ) -> Callable[..., GradientTransformationExtraArgs]:
     if isinstance(static_args, str):
         static_args = (static_args,)
@@ -175,48 +203,72 @@ def _inject(
     unknown = sorted(n for n in static_args if n not in sig.parameters)
     if unknown and not any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
         raise ValueError(
-            f"`inject_hyperparams(static_args=...)`: {unknown} are not arguments of "
-            f"{getattr(inner_factory, '__name__', inner_factory)}{sig}."
+            f"`inject_hyperparams(static_args=...)`: {unknown} are not arguments of {name}{sig}."
         )
+    by_hand = state_cls is OptimizerState  # built values win unless set by hand
 
     @functools.wraps(inner_factory)
     def wrapped(*args: Any, **kwargs: Any) -> GradientTransformationExtraArgs:
         bound = sig.bind(*args, **kwargs)
         bound.apply_defaults()
         arguments: dict[str, Any] = {}
-        for name, value in bound.arguments.items():
-            kind = sig.parameters[name].kind
+        for arg, value in bound.arguments.items():
+            kind = sig.parameters[arg].kind
             if kind is inspect.Parameter.VAR_KEYWORD:
                 arguments.update(value)
             elif kind is inspect.Parameter.VAR_POSITIONAL:
                 raise TypeError("`inject_hyperparams` cannot wrap a factory taking *args.")
             else:
-                arguments[name] = value
-        static = {k: v for k, v in arguments.items() if k in static_args}
-        numeric = {k: v for k, v in arguments.items() if k not in static_args and _is_numeric(v)}
+                arguments[arg] = value
+        static = {k for k in arguments if k in static_args or _is_mask_name(k)}
+        numeric = {k: v for k, v in arguments.items() if k not in static and _is_numeric(v)}
         schedules = {
             k: v
             for k, v in arguments.items()
-            if k not in static_args and k not in numeric and _is_schedule(v)
+            if k not in static and k not in numeric and _is_schedule(v)
         }
         other = {k: v for k, v in arguments.items() if k not in numeric and k not in schedules}
-        other.update(static)
+        order = sorted(numeric)  # the order of OptimizerState.overrides
+        expected = set(numeric) | set(schedules)
         dtype = hyperparam_dtype
 
-        def values_at(count: jax.Array, stored: dict[str, Any]) -> HyperparamsDict:
-            out = dict(stored)
+        def values_at(state: Any) -> HyperparamsDict:
+            stored = state.hyperparams
+            _, external = _meta(stored)
+            if set(stored) | external != expected:
+                raise ValueError(
+                    f"`{name}.update`: the state records the hyperparameters "
+                    f"{sorted(set(stored) | external)} but this optimizer has "
+                    f"{sorted(expected)}; was the state made by another optimizer?"
+                )
+            out = {}
+            for i, k in enumerate(order):
+                built = _to_array(numeric[k], dtype)
+                if k not in stored:
+                    out[k] = built  # supplied by an enclosing inject_hyperparams
+                    continue
+                kept = _to_array(stored[k], dtype)
+                out[k] = jnp.where(state.overrides[i], kept, built) if by_hand else kept
             for k, s in schedules.items():
-                out[k] = _to_array(s(count), dtype)
+                out[k] = _to_array(s(state[0]), dtype)
             return HyperparamsDict(out, schedules)
 
         def build(hps: dict[str, Any]) -> GradientTransformationExtraArgs:
             return GradientTransformationExtraArgs(*inner_factory(**other, **hps))
 
+        def make_state(count, hps, inner_state, overrides):
+            inner_state = _strip_nested(inner_state, hps)
+            if by_hand:
+                return OptimizerState(count, hps, inner_state, overrides)
+            return state_cls(count, hps, inner_state)
+
         def init_fn(params: Params) -> Any:
             count = jnp.zeros([], jnp.int32)
-            hps = values_at(count, {k: _to_array(v, dtype) for k, v in numeric.items()})
-            inner = build(hps)
-            return state_cls(count, hps, _strip_nested(inner.init(params), hps))
+            hps = {k: _to_array(v, dtype) for k, v in numeric.items()}
+            hps.update({k: _to_array(s(count), dtype) for k, s in schedules.items()})
+            hps = HyperparamsDict(hps, schedules)
+            overrides = jnp.zeros([len(order)], bool)
+            return make_state(count, hps, build(hps).init(params), overrides)
 
         def update_fn(
             updates: Updates,
@@ -226,18 +278,15 @@ def _inject(
         ) -> tuple[Updates, Any]:
             if not isinstance(state, state_cls):
                 raise ValueError(
-                    f"`{getattr(inner_factory, '__name__', 'inject_hyperparams')}.update`: "
-                    f"expected the {state_cls.__name__} its init returned; got "
-                    f"{type(state).__name__}. Was the state made by another optimizer?"
+                    f"`{name}.update`: expected the {state_cls.__name__} its init returned; "
+                    f"got {type(state).__name__}. Was the state made by another optimizer?"
                 )
-            count = state[0]
-            hps = values_at(count, state.hyperparams)
-            inner = build(hps)
-            inner_updates, inner_state = inner.update(
-                updates, _override_nested(state.inner_state, hps), params, **extra_args
+            hps = values_at(state)
+            inner_updates, inner_state = build(hps).update(
+                updates, state.inner_state, params, **extra_args
             )
-            inner_state = _strip_nested(inner_state, hps)
-            return inner_updates, state_cls(safe_increment(count), hps, inner_state)
+            overrides = state.overrides if by_hand else None
+            return inner_updates, make_state(safe_increment(state[0]), hps, inner_state, overrides)
 
         return GradientTransformationExtraArgs(init_fn, update_fn)
 
@@ -245,33 +294,26 @@ def _inject(
 
 
 def _strip_nested(inner_state: Any, hps: dict[str, Any]) -> Any:
-    """Drop from a nested gradtx optimizer's state the values the outer wrapper owns.
+    """Drop from nested hyperparameter states the values this wrapper supplies.
 
     ``inject_hyperparams(gradtx.adam)(learning_rate=schedule)`` rebuilds ``adam`` with
     the outer values at every step, so ``adam``'s own state need not (and must not, for
     ``gradtx.tree.get(state, "learning_rate")`` to find one value) keep a copy: the
-    names are marked ``external`` and put back by :func:`_override_nested` before each
-    inner update.
+    names are marked ``external``, and the nested optimizer uses the values it is
+    built with for them.
     """
-    if not isinstance(inner_state, _STATE_TYPES):
-        return inner_state
-    inner_hps = inner_state.hyperparams
-    owned = {k for k in hps if k in inner_hps and k not in inner_hps.scheduled}
-    if not owned:
-        return inner_state
-    rest = {k: v for k, v in inner_hps.items() if k not in owned}
-    stripped = HyperparamsDict(rest, inner_hps.scheduled, inner_hps.external | owned)
-    return inner_state._replace(hyperparams=stripped)
 
+    def strip(node: Any) -> Any:
+        if not isinstance(node, _STATE_TYPES):
+            return node
+        inner_hps = node.hyperparams
+        scheduled, external = _meta(inner_hps)
+        owned = {k for k in hps if k in inner_hps and k not in scheduled}
+        rest = {k: v for k, v in inner_hps.items() if k not in owned}
+        node = node._replace(hyperparams=HyperparamsDict(rest, scheduled, external | owned))
+        return node._replace(inner_state=_strip_nested(node.inner_state, hps))
 
-def _override_nested(inner_state: Any, hps: dict[str, Any]) -> Any:
-    """Put the outer values back into a nested optimizer's state for its update."""
-    if not isinstance(inner_state, _STATE_TYPES) or not inner_state.hyperparams.external:
-        return inner_state
-    inner_hps = inner_state.hyperparams
-    full = dict(inner_hps)
-    full.update({k: hps[k] for k in inner_hps.external})
-    return inner_state._replace(hyperparams=HyperparamsDict(full, inner_hps.scheduled))
+    return jax.tree.map(strip, inner_state, is_leaf=lambda x: isinstance(x, _STATE_TYPES))
 
 
 def _hyperparam_nodes(state: Any) -> list[tuple[str, Any, frozenset[str]]]:
@@ -309,7 +351,8 @@ def hyperparams(state: Any) -> dict[str, jax.Array]:
         (a chain, a wrapper).
 
     Returns:
-      A dict from name to float32 scalar array, e.g. ``{"learning_rate": ..., "b1": ...}``.
+      A dict from name to scalar array (float32; float64 with x64), e.g.
+      ``{"learning_rate": ..., "b1": ...}``.
 
     Raises:
       ValueError: when the state holds no hyperparameters, or when two optimizers in
@@ -344,11 +387,40 @@ def hyperparams(state: Any) -> dict[str, jax.Array]:
     return dict(sorted(merged.items()))
 
 
+# Ranges checked when a hyperparameter of one of these names is set to a concrete value.
+_RANGES: dict[str, tuple[float, float | None]] = {
+    "learning_rate": (0.0, None),
+    "weight_decay": (0.0, None),
+    "eps": (0.0, None),
+    "eps_root": (0.0, None),
+    "initial_accumulator_value": (0.0, None),
+    "momentum_decay": (0.0, None),
+    "b1": (0.0, 1.0),
+    "b2": (0.0, 1.0),
+    "decay": (0.0, 1.0),
+    "momentum": (0.0, 1.0),
+    "dampening": (0.0, 1.0),
+    "rho": (0.0, 1.0),
+}
+
+
+def _check_value(name: str, value: Any) -> None:
+    v = concrete(value)
+    if v is None:
+        return
+    if not np.isfinite(v):
+        raise ValueError(f"`gradtx.set_hyperparams`: {name} must be finite; got {name}={v}.")
+    if name in _RANGES:
+        low, high = _RANGES[name]
+        check_range("gradtx.set_hyperparams", name, value, low, high)
+
+
 def set_hyperparams(state: Any, **values: Any) -> Any:
     """Return a copy of ``state`` whose next update uses the given hyperparameters.
 
     Only arrays change, so a jitted step does not retrace; the values are cast to the
-    stored dtype (float32 by default).
+    stored dtype. In an optimizer alias's state a value set this way wins over the value
+    the optimizer was built with (see :class:`OptimizerState`).
 
     Args:
       state: the state of a gradtx optimizer (or of anything containing exactly one
@@ -362,7 +434,8 @@ def set_hyperparams(state: Any, **values: Any) -> Any:
     Raises:
       ValueError: for an unknown name (the message lists the known ones), a name
         recorded by several optimizers, a name that follows a schedule (its value is
-        recomputed at every step), or a value of the wrong shape.
+        recomputed at every step), a value of the wrong shape, or a concrete value out
+        of its range (a negative learning rate, a ``b1`` above 1, a NaN).
 
     Example:
       >>> import jax.numpy as jnp, gradtx
@@ -371,6 +444,8 @@ def set_hyperparams(state: Any, **values: Any) -> Any:
       >>> float(gradtx.hyperparams(state)["learning_rate"])
       0.05000000074505806
     """
+    for name, value in values.items():
+        _check_value(name, value)
     nodes = _hyperparam_nodes(state)
     known = sorted({k for _, _, owned in nodes for k in owned})
     owners: dict[str, list[str]] = {}
@@ -395,7 +470,7 @@ def set_hyperparams(state: Any, **values: Any) -> Any:
         for name, value in values.items():
             if name not in hps:
                 continue
-            if name in hps.scheduled:
+            if name in _meta(hps)[0]:
                 raise ValueError(
                     f"`gradtx.set_hyperparams`: {name!r} follows a schedule, which sets it "
                     "anew at every step; build the optimizer with a number (or a new "
@@ -415,11 +490,19 @@ def set_hyperparams(state: Any, **values: Any) -> Any:
                     f"`gradtx.set_hyperparams`: {name!r} is an integer hyperparameter; got "
                     f"a {value.dtype} value."
                 )
-            new[name] = value.astype(old.dtype)
-        return node._replace(
+            new[name] = jnp.asarray(value, old.dtype)
+        node = node._replace(
             hyperparams=HyperparamsDict(new, hps.scheduled, hps.external),
             inner_state=replace_all(node.inner_state),
         )
+        if isinstance(node, OptimizerState):
+            names = sorted(set(hps) - hps.scheduled | hps.external)
+            flags = node.overrides
+            for name in values:
+                if name in hps:
+                    flags = flags.at[names.index(name)].set(True)
+            node = node._replace(overrides=flags)
+        return node
 
     def replace_all(tree: Any) -> Any:
         return jax.tree.map(replace, tree, is_leaf=lambda x: isinstance(x, _STATE_TYPES))
