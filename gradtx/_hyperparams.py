@@ -3,7 +3,8 @@
 Every optimizer alias in gradtx is built with :func:`inject_hyperparams`, so its
 numeric hyperparameters (the learning rate after its schedule, betas, weight decay...)
 are arrays in its state (float32, or float64 with ``jax_enable_x64``). Changing one
-changes an array, not the program: a jitted step does not retrace, and ``jax.vmap`` over a hyperparameter is one program.
+changes an array, not the program: a jitted step does not retrace, and ``jax.vmap``
+over a hyperparameter is one program.
 """
 
 from __future__ import annotations

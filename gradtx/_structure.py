@@ -6,7 +6,7 @@ from typing import Any
 
 import jax
 
-_is_none = lambda x: x is None  # noqa: E731
+from gradtx._treeutil import is_none as _is_none
 
 
 def _paths(tree: Any) -> dict[str, Any]:

@@ -53,6 +53,14 @@ def incremental_update(new_tensors: Any, old_tensors: Any, step_size: jax.typing
     Update rule: :math:`o \\leftarrow s\\, n + (1 - s)\\, o`, the Polyak average used for
     target networks.
 
+    Args:
+      new_tensors: the tree to move towards.
+      old_tensors: the current tree, with the same structure.
+      step_size: :math:`s` in [0, 1].
+
+    Returns:
+      The moved tree.
+
     Example:
       >>> import jax.numpy as jnp, gradtx
       >>> gradtx.incremental_update({"w": jnp.array(1.0)}, {"w": jnp.array(0.0)}, 0.1)
@@ -73,6 +81,17 @@ def periodic_update(
     update_period: int,
 ) -> Any:
     """Return ``new_tensors`` every ``update_period`` steps and ``old_tensors`` otherwise.
+
+    Update rule: :math:`o \\leftarrow n` when ``steps % update_period == 0``.
+
+    Args:
+      new_tensors: the candidate tree.
+      old_tensors: the current tree, with the same structure.
+      steps: the step counter (an int array).
+      update_period: the period, a positive int.
+
+    Returns:
+      ``new_tensors`` or ``old_tensors``.
 
     Example:
       >>> import jax.numpy as jnp, gradtx

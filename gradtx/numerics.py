@@ -5,7 +5,13 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-__all__ = ["safe_increment", "safe_int32_increment", "safe_norm", "safe_root_mean_squares"]
+__all__ = [
+    "abs_sq",
+    "safe_increment",
+    "safe_int32_increment",
+    "safe_norm",
+    "safe_root_mean_squares",
+]
 
 
 def safe_increment(count: jax.typing.ArrayLike) -> jax.Array:

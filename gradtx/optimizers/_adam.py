@@ -240,7 +240,8 @@ def nadam(
 
     Args:
       learning_rate, b1, b2, eps, eps_root, mu_dtype: as in :func:`adam`.
-      nesterov: must stay ``True`` (it is what makes this NAdam).
+      nesterov: ``True`` makes this NAdam; ``False`` gives plain :func:`adam` (kept for
+        optax compatibility).
       momentum_decay: :math:`\\psi`, or ``None`` for a constant :math:`\\beta_1`.
 
     Returns:

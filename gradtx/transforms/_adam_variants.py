@@ -187,7 +187,10 @@ def scale_by_radam(
     Args:
       b1, b2, eps, eps_root: as in :func:`scale_by_adam`.
       threshold: the :math:`\\rho_t` above which the adaptive step is used, >= 4
-        (below 4 the rectifier is undefined); 5, as in the paper's code and torch.
+        (below 4 the rectifier is undefined); 5, as in the paper's code and torch. The
+        adaptive step is taken when :math:`\\rho_t >` ``threshold`` (torch's test;
+        optax uses :math:`\\ge`, which differs only when :math:`\\rho_t` equals it
+        exactly).
       nesterov: use Nesterov's look-ahead first moment.
 
     Returns:

@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 
 from gradtx._checks import check_nonnegative, check_positive
-from gradtx.base import EmptyState, GradientTransformationExtraArgs, Params
+from gradtx.base import GradientTransformationExtraArgs, stateless
 from gradtx.transforms._common import like, tmap
 from gradtx.tree import norm as tree_norm
 
@@ -16,19 +16,17 @@ __all__ = ["clip", "clip_by_block_rms", "clip_by_global_norm", "global_norm"]
 
 
 def _stateless(fn: Any) -> GradientTransformationExtraArgs:
-    def init_fn(params: Params) -> EmptyState:
-        del params
-        return EmptyState()
-
-    def update_fn(updates, state, params=None, **extra_args):
-        del params, extra_args
-        return fn(updates), state
-
-    return GradientTransformationExtraArgs(init_fn, update_fn)
+    return stateless(lambda updates, params: fn(updates))
 
 
 def global_norm(updates: Any) -> jax.Array:
     """Return the Euclidean norm of all leaves together, :math:`\\sqrt{\\sum_i \\|u_i\\|^2}`.
+
+    Args:
+      updates: a pytree of arrays.
+
+    Returns:
+      A scalar array.
 
     Example:
       >>> import jax.numpy as jnp, gradtx
@@ -45,6 +43,9 @@ def clip(max_delta: jax.typing.ArrayLike) -> GradientTransformationExtraArgs:
 
     Args:
       max_delta: :math:`\\delta` >= 0.
+
+    Returns:
+      A stateless transformation.
 
     Example:
       >>> import jax.numpy as jnp, gradtx
@@ -64,6 +65,9 @@ def clip_by_global_norm(max_norm: jax.typing.ArrayLike) -> GradientTransformatio
 
     Args:
       max_norm: :math:`c` > 0.
+
+    Returns:
+      A stateless transformation.
 
     Reference: Pascanu, Mikolov & Bengio 2013, "On the difficulty of training
     recurrent neural networks", arXiv 1211.5063.
@@ -91,6 +95,9 @@ def clip_by_block_rms(threshold: jax.typing.ArrayLike) -> GradientTransformation
 
     Args:
       threshold: :math:`c` > 0.
+
+    Returns:
+      A stateless transformation.
 
     Example:
       >>> import jax.numpy as jnp, gradtx

@@ -7,12 +7,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-is_none = lambda x: x is None  # noqa: E731
-
-
-def tmap(f: Any, tree: Any, *rest: Any) -> Any:
-    """``jax.tree.map`` over ``tree``'s leaves, keeping its ``None`` leaves as ``None``."""
-    return jax.tree.map(lambda x, *r: None if x is None else f(x, *r), tree, *rest, is_leaf=is_none)
+from gradtx._treeutil import is_none as is_none
+from gradtx._treeutil import tmap as tmap
 
 
 def like(x: jax.Array, ref: Any) -> jax.Array:

@@ -11,7 +11,7 @@ from gradtx._checks import check_schedule_or_nonnegative
 from gradtx.base import EmptyState, GradientTransformationExtraArgs, Params, ScalarOrSchedule
 from gradtx.numerics import safe_increment
 from gradtx.transforms._common import like, require_params, tmap
-from gradtx.wrappers._masked import masked
+from gradtx.wrappers import masked
 
 __all__ = ["AddDecayedWeightsState", "add_decayed_weights"]
 

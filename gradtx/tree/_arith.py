@@ -16,16 +16,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gradtx._treeutil import is_none, tmap
 from gradtx.numerics import abs_sq
 
-_is_none = lambda x: x is None  # noqa: E731 - tiny predicate
-
-
-def _map(f: Callable[..., Any], tree: Any, *rest: Any) -> Any:
-    """``jax.tree.map`` that keeps ``None`` leaves of ``tree`` as ``None``."""
-    return jax.tree.map(
-        lambda x, *r: None if x is None else f(x, *r), tree, *rest, is_leaf=_is_none
-    )
+_is_none = is_none
+_map = tmap
 
 
 def _leaves(tree: Any) -> list[Any]:

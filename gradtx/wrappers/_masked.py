@@ -9,6 +9,7 @@ import jax
 import numpy as np
 
 from gradtx._structure import describe_difference
+from gradtx._treeutil import is_none as _is_none
 from gradtx.base import (
     GradientTransformation,
     GradientTransformationExtraArgs,
@@ -32,10 +33,6 @@ class MaskedState(NamedTuple):
     """
 
     inner_state: Any
-
-
-def _is_none(x: Any) -> bool:
-    return x is None
 
 
 def _full_mask(mask: Any, tree: Any, fn: str) -> Any:
@@ -78,6 +75,9 @@ def masked(
     mask_compatible_extra_args: bool = False,
 ) -> GradientTransformationExtraArgs:
     """Apply ``inner`` only where ``mask`` is ``True``; elsewhere updates pass unchanged.
+
+    Update rule: :math:`u_i \\leftarrow T(u)_i` where :math:`m_i` holds, else
+    :math:`u_i \\leftarrow u_i`, with :math:`T` = ``inner`` run on the masked-in leaves.
 
     The inner state is built only on the masked-in leaves (masked-out ones are
     :class:`MaskedNode` and cost no memory).
