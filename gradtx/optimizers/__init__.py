@@ -13,6 +13,12 @@ from gradtx.optimizers._rms import adagrad as adagrad
 from gradtx.optimizers._rms import rmsprop as rmsprop
 from gradtx.optimizers._sgd import sgd as sgd
 
+# Issue 3 families: each adds its import lines directly above its own marker.
+# [family:sign]
+# [family:belief]
+# [family:trust]
+# [family:factored]
+
 __all__ = [
     "adadelta",
     "adagrad",
@@ -26,4 +32,9 @@ __all__ = [
     "radam",
     "rmsprop",
     "sgd",
+    # Issue 3 families: each adds its names directly above its own marker.
+    # [names:sign]
+    # [names:belief]
+    # [names:trust]
+    # [names:factored]
 ]

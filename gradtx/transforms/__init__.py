@@ -37,6 +37,12 @@ from gradtx.transforms._scaling import scale_by_sign as scale_by_sign
 from gradtx.transforms._weight_decay import AddDecayedWeightsState as AddDecayedWeightsState
 from gradtx.transforms._weight_decay import add_decayed_weights as add_decayed_weights
 
+# Issue 3 families: each adds its import lines directly above its own marker.
+# [family:sign]
+# [family:belief]
+# [family:trust]
+# [family:factored]
+
 __all__ = [
     "AddDecayedWeightsState",
     "BiasCorrectionState",
@@ -74,4 +80,9 @@ __all__ = [
     "scale_by_sign",
     "scale_by_stddev",
     "trace",
+    # Issue 3 families: each adds its names directly above its own marker.
+    # [names:sign]
+    # [names:belief]
+    # [names:trust]
+    # [names:factored]
 ]

@@ -1,0 +1,3 @@
+"""Conformance entries for the sign family (see tests/_catalogue.py)."""
+
+ENTRIES: list = []
