@@ -1,4 +1,4 @@
-"""The classic optimizers, each a short chain of primitives with hyperparameters in state."""
+"""The optimizers, each a short chain of primitives with hyperparameters in state."""
 
 from gradtx.optimizers._adam import adam as adam
 from gradtx.optimizers._adam import adamax as adamax
@@ -8,33 +8,56 @@ from gradtx.optimizers._adam import amsgrad as amsgrad
 from gradtx.optimizers._adam import nadam as nadam
 from gradtx.optimizers._adam import nadamw as nadamw
 from gradtx.optimizers._adam import radam as radam
+from gradtx.optimizers._belief import adabelief as adabelief
+from gradtx.optimizers._belief import adan as adan
+from gradtx.optimizers._belief import novograd as novograd
+from gradtx.optimizers._belief import yogi as yogi
+from gradtx.optimizers._factored import adafactor as adafactor
+from gradtx.optimizers._factored import sm3 as sm3
 from gradtx.optimizers._rms import adadelta as adadelta
 from gradtx.optimizers._rms import adagrad as adagrad
 from gradtx.optimizers._rms import rmsprop as rmsprop
 from gradtx.optimizers._sgd import sgd as sgd
-
-# Issue 3 families: each adds its import lines directly above its own marker.
-# [family:sign]
-# [family:belief]
-# [family:trust]
-# [family:factored]
+from gradtx.optimizers._sign import lion as lion
+from gradtx.optimizers._sign import rprop as rprop
+from gradtx.optimizers._sign import sign_sgd as sign_sgd
+from gradtx.optimizers._sign import signum as signum
+from gradtx.optimizers._trust import fromage as fromage
+from gradtx.optimizers._trust import lamb as lamb
+from gradtx.optimizers._trust import lars as lars
+from gradtx.optimizers._trust import noisy_sgd as noisy_sgd
+from gradtx.optimizers._trust import optimistic_adam_v2 as optimistic_adam_v2
+from gradtx.optimizers._trust import optimistic_gradient_descent as optimistic_gradient_descent
+from gradtx.optimizers._trust import polyak_sgd as polyak_sgd
 
 __all__ = [
+    "adabelief",
     "adadelta",
+    "adafactor",
     "adagrad",
     "adam",
     "adamax",
     "adamaxw",
     "adamw",
+    "adan",
     "amsgrad",
+    "fromage",
+    "lamb",
+    "lars",
+    "lion",
     "nadam",
     "nadamw",
+    "noisy_sgd",
+    "novograd",
+    "optimistic_adam_v2",
+    "optimistic_gradient_descent",
+    "polyak_sgd",
     "radam",
     "rmsprop",
+    "rprop",
     "sgd",
-    # Issue 3 families: each adds its names directly above its own marker.
-    # [names:sign]
-    # [names:belief]
-    # [names:trust]
-    # [names:factored]
+    "sign_sgd",
+    "signum",
+    "sm3",
+    "yogi",
 ]
