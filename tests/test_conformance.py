@@ -298,7 +298,9 @@ def test_jit_extra_args_none_leaves_and_nesting(factory, kwargs, tuning, rng):
         u, want, states = jitted(g, states, p)
         assert same_structure(u, g) and u["b"][1] is None
         for x, y in zip(jax.tree.leaves(u), jax.tree.leaves(want), strict=True):
-            np.testing.assert_array_equal(x, y)
+            # the same operations in one program; GPU compilers may fuse the two copies
+            # differently, so allow a few ulp (any real difference is far larger)
+            np.testing.assert_allclose(x, y, rtol=1e-6, atol=1e-9)
         p = gradtx.apply_updates(p, u)
     assert step.calls == 1, f"the jitted step traced {step.calls} times in 3 steps"
 

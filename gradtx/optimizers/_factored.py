@@ -193,7 +193,7 @@ def sm3(learning_rate: ScalarOrSchedule, momentum: Num = 0.9) -> GradientTransfo
     Example:
       >>> import jax.numpy as jnp, gradtx
       >>> tx = gradtx.sm3(0.1, momentum=0.0)
-      >>> tx.update(jnp.array([2.0, -3.0]), tx.init(jnp.zeros(2)))[0]
+      >>> tx.update(jnp.array([2.0, -3.0]), tx.init(jnp.zeros(2)))[0].round(6)
       Array([-0.1,  0.1], dtype=float32)
     """
     check_schedule_or_nonnegative("sm3", "learning_rate", learning_rate)

@@ -351,7 +351,7 @@ def scale_by_sm3(
       >>> state = tx.init(jnp.zeros((2, 3)))
       >>> [a.shape for a in state.mu]
       [(2,), (3,)]
-      >>> tx.update(jnp.array([[3.0, -1.0, 0.0], [2.0, 2.0, -4.0]]), state)[0]
+      >>> tx.update(jnp.array([[3.0, -1.0, 0.0], [2.0, 2.0, -4.0]]), state)[0].round(6)
       Array([[ 1.,  -1.,  0.],
              [ 1.,  1.,  -1.]], dtype=float32)
     """
