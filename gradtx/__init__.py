@@ -7,6 +7,7 @@ small primitives. The public core follows optax's names, signatures and numerics
 hyperparameters in its state (:func:`hyperparams`, :func:`set_hyperparams`).
 """
 
+from gradtx import contrib as contrib
 from gradtx import schedules as schedules
 from gradtx import tree as tree
 from gradtx.apply import apply_updates as apply_updates
@@ -58,6 +59,7 @@ __all__ = sorted(
         "TransformUpdateExtraArgsFn",
         "TransformUpdateFn",
         "Updates",
+        "contrib",
         "apply_updates",
         "chain",
         "identity",

@@ -125,6 +125,9 @@ def attribute_docs(package: str = PACKAGE) -> dict[str, list[tuple[str, str, str
     return found
 
 
+MIRRORS = frozenset({"gradtx.contrib"})
+
+
 def public_namespaces() -> list[str]:
     """The public modules with an ``__all__``: :data:`NAMESPACES` and any module
     that one of them exports by name."""
@@ -212,7 +215,8 @@ def collect() -> list[Entry]:
 
     # Document each function or class once. Its home is the deepest namespace that
     # exports it (``gradtx.schedules.x`` rather than ``gradtx.x``), then the first name.
-    depth = {ns: ns.count(".") for ns in namespaces}
+    # ``gradtx.contrib`` only mirrors optax's layout: never the home of a name.
+    depth = {ns: -1 if ns in MIRRORS else ns.count(".") for ns in namespaces}
     primary: dict[int, Entry] = {}
     for entry in sorted(entries, key=lambda e: -depth[e.namespace]):
         if entry.kind in ("function", "class"):

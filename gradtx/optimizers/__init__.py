@@ -14,9 +14,26 @@ from gradtx.optimizers._belief import novograd as novograd
 from gradtx.optimizers._belief import yogi as yogi
 from gradtx.optimizers._factored import adafactor as adafactor
 from gradtx.optimizers._factored import sm3 as sm3
+from gradtx.optimizers._lr_free import cocob as cocob
+from gradtx.optimizers._lr_free import dadapt_adamw as dadapt_adamw
+from gradtx.optimizers._lr_free import dog as dog
+from gradtx.optimizers._lr_free import dowg as dowg
+from gradtx.optimizers._lr_free import mechanize as mechanize
+from gradtx.optimizers._lr_free import prodigy as prodigy
+from gradtx.optimizers._mix import acprop as acprop
+from gradtx.optimizers._mix import ademamix as ademamix
+from gradtx.optimizers._mix import madgrad as madgrad
+from gradtx.optimizers._mix import simplified_ademamix as simplified_ademamix
+from gradtx.optimizers._model_based import dpsgd as dpsgd
+from gradtx.optimizers._model_based import momo as momo
+from gradtx.optimizers._model_based import momo_adam as momo_adam
+from gradtx.optimizers._model_based import sophia as sophia
 from gradtx.optimizers._rms import adadelta as adadelta
 from gradtx.optimizers._rms import adagrad as adagrad
 from gradtx.optimizers._rms import rmsprop as rmsprop
+from gradtx.optimizers._schedule_free import adopt as adopt
+from gradtx.optimizers._schedule_free import schedule_free_adamw as schedule_free_adamw
+from gradtx.optimizers._schedule_free import schedule_free_sgd as schedule_free_sgd
 from gradtx.optimizers._sgd import sgd as sgd
 from gradtx.optimizers._sign import lion as lion
 from gradtx.optimizers._sign import rprop as rprop
@@ -31,6 +48,7 @@ from gradtx.optimizers._trust import optimistic_gradient_descent as optimistic_g
 from gradtx.optimizers._trust import polyak_sgd as polyak_sgd
 
 __all__ = [
+    "acprop",
     "adabelief",
     "adadelta",
     "adafactor",
@@ -40,11 +58,22 @@ __all__ = [
     "adamaxw",
     "adamw",
     "adan",
+    "ademamix",
+    "adopt",
     "amsgrad",
+    "cocob",
+    "dadapt_adamw",
+    "dog",
+    "dowg",
+    "dpsgd",
     "fromage",
     "lamb",
     "lars",
     "lion",
+    "madgrad",
+    "mechanize",
+    "momo",
+    "momo_adam",
     "nadam",
     "nadamw",
     "noisy_sgd",
@@ -52,12 +81,17 @@ __all__ = [
     "optimistic_adam_v2",
     "optimistic_gradient_descent",
     "polyak_sgd",
+    "prodigy",
     "radam",
     "rmsprop",
     "rprop",
+    "schedule_free_adamw",
+    "schedule_free_sgd",
     "sgd",
     "sign_sgd",
     "signum",
+    "simplified_ademamix",
     "sm3",
+    "sophia",
     "yogi",
 ]

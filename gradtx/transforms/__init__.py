@@ -34,6 +34,42 @@ from gradtx.transforms._factored import scale_by_factored_rms as scale_by_factor
 from gradtx.transforms._factored import scale_by_param_block_norm as scale_by_param_block_norm
 from gradtx.transforms._factored import scale_by_param_block_rms as scale_by_param_block_rms
 from gradtx.transforms._factored import scale_by_sm3 as scale_by_sm3
+from gradtx.transforms._lr_free import COCOBState as COCOBState
+from gradtx.transforms._lr_free import DAdaptAdamWState as DAdaptAdamWState
+from gradtx.transforms._lr_free import DoGState as DoGState
+from gradtx.transforms._lr_free import DoWGState as DoWGState
+from gradtx.transforms._lr_free import ProdigyState as ProdigyState
+from gradtx.transforms._lr_free import scale_by_cocob as scale_by_cocob
+from gradtx.transforms._lr_free import scale_by_dadapt_adamw as scale_by_dadapt_adamw
+from gradtx.transforms._lr_free import scale_by_dog as scale_by_dog
+from gradtx.transforms._lr_free import scale_by_dowg as scale_by_dowg
+from gradtx.transforms._lr_free import scale_by_prodigy as scale_by_prodigy
+from gradtx.transforms._mechanic import MechanicState as MechanicState
+from gradtx.transforms._mechanic import scale_by_mechanic as scale_by_mechanic
+from gradtx.transforms._mix import MadgradState as MadgradState
+from gradtx.transforms._mix import ScaleByAcpropState as ScaleByAcpropState
+from gradtx.transforms._mix import ScaleByAdemamixState as ScaleByAdemamixState
+from gradtx.transforms._mix import ScaleBySimplifiedAdemamixState as ScaleBySimplifiedAdemamixState
+from gradtx.transforms._mix import scale_by_acprop as scale_by_acprop
+from gradtx.transforms._mix import scale_by_ademamix as scale_by_ademamix
+from gradtx.transforms._mix import scale_by_madgrad as scale_by_madgrad
+from gradtx.transforms._mix import scale_by_simplified_ademamix as scale_by_simplified_ademamix
+from gradtx.transforms._model_based import (
+    DifferentiallyPrivateAggregateState as DifferentiallyPrivateAggregateState,
+)
+from gradtx.transforms._model_based import HutchinsonState as HutchinsonState
+from gradtx.transforms._model_based import MomoAdamState as MomoAdamState
+from gradtx.transforms._model_based import MomoState as MomoState
+from gradtx.transforms._model_based import ScaleBySophiaState as ScaleBySophiaState
+from gradtx.transforms._model_based import (
+    differentially_private_aggregate as differentially_private_aggregate,
+)
+from gradtx.transforms._model_based import (
+    hutchinson_estimator_diag_hessian as hutchinson_estimator_diag_hessian,
+)
+from gradtx.transforms._model_based import scale_by_momo as scale_by_momo
+from gradtx.transforms._model_based import scale_by_momo_adam as scale_by_momo_adam
+from gradtx.transforms._model_based import scale_by_sophia as scale_by_sophia
 from gradtx.transforms._momentum import BiasCorrectionState as BiasCorrectionState
 from gradtx.transforms._momentum import EmaState as EmaState
 from gradtx.transforms._momentum import TraceState as TraceState
@@ -47,6 +83,12 @@ from gradtx.transforms._scaling import scale as scale
 from gradtx.transforms._scaling import scale_by_learning_rate as scale_by_learning_rate
 from gradtx.transforms._scaling import scale_by_schedule as scale_by_schedule
 from gradtx.transforms._scaling import scale_by_sign as scale_by_sign
+from gradtx.transforms._schedule_free import ScheduleFreeState as ScheduleFreeState
+from gradtx.transforms._schedule_free import scale_by_adopt as scale_by_adopt
+from gradtx.transforms._schedule_free import schedule_free as schedule_free
+from gradtx.transforms._schedule_free import (
+    schedule_free_eval_params as schedule_free_eval_params,
+)
 from gradtx.transforms._sign import ScaleByLionState as ScaleByLionState
 from gradtx.transforms._sign import ScaleByRpropState as ScaleByRpropState
 from gradtx.transforms._sign import scale_by_lion as scale_by_lion
@@ -67,12 +109,25 @@ __all__ = [
     "AddDecayedWeightsState",
     "AddNoiseState",
     "BiasCorrectionState",
+    "COCOBState",
+    "DAdaptAdamWState",
+    "DifferentiallyPrivateAggregateState",
+    "DoGState",
+    "DoWGState",
     "EmaState",
     "FactoredState",
+    "HutchinsonState",
+    "MadgradState",
+    "MechanicState",
+    "MomoAdamState",
+    "MomoState",
+    "ProdigyState",
+    "ScaleByAcpropState",
     "ScaleByAdaDeltaState",
     "ScaleByAdamState",
     "ScaleByAdamaxState",
     "ScaleByAdanState",
+    "ScaleByAdemamixState",
     "ScaleByAmsgradState",
     "ScaleByBeliefState",
     "ScaleByLionState",
@@ -84,8 +139,11 @@ __all__ = [
     "ScaleByRssState",
     "ScaleBySM3State",
     "ScaleByScheduleState",
+    "ScaleBySimplifiedAdemamixState",
+    "ScaleBySophiaState",
     "ScaleByStddevState",
     "ScaleByTrustRatioState",
+    "ScheduleFreeState",
     "TraceState",
     "add_decayed_weights",
     "add_noise",
@@ -94,34 +152,52 @@ __all__ = [
     "clip",
     "clip_by_block_rms",
     "clip_by_global_norm",
+    "differentially_private_aggregate",
     "ema",
     "global_norm",
+    "hutchinson_estimator_diag_hessian",
     "scale",
+    "scale_by_acprop",
     "scale_by_adadelta",
     "scale_by_adam",
     "scale_by_adamax",
     "scale_by_adan",
+    "scale_by_ademamix",
+    "scale_by_adopt",
     "scale_by_amsgrad",
     "scale_by_belief",
+    "scale_by_cocob",
+    "scale_by_dadapt_adamw",
+    "scale_by_dog",
+    "scale_by_dowg",
     "scale_by_factored_rms",
     "scale_by_learning_rate",
     "scale_by_lion",
+    "scale_by_madgrad",
+    "scale_by_mechanic",
     "scale_by_momentum",
+    "scale_by_momo",
+    "scale_by_momo_adam",
     "scale_by_nadam",
     "scale_by_novograd",
     "scale_by_optimistic_gradient",
     "scale_by_param_block_norm",
     "scale_by_param_block_rms",
     "scale_by_polyak",
+    "scale_by_prodigy",
     "scale_by_radam",
     "scale_by_rms",
     "scale_by_rprop",
     "scale_by_rss",
     "scale_by_schedule",
     "scale_by_sign",
+    "scale_by_simplified_ademamix",
     "scale_by_sm3",
+    "scale_by_sophia",
     "scale_by_stddev",
     "scale_by_trust_ratio",
     "scale_by_yogi",
+    "schedule_free",
+    "schedule_free_eval_params",
     "trace",
 ]
