@@ -236,8 +236,9 @@ optax = pytest.importorskip("optax")
 RTOL_OPTAX = 1e-10
 # optax computes MADGRAD's step weight (lr + eps) sqrt(k + 1) in float32 even under x64
 # (observed as a black box: its steps match a float32 weight to 3e-16); gradtx computes it
-# at full precision, so the two differ at that rounding (measured 2.1e-8 relative).
-RTOL_OPTAX_MADGRAD = 1e-7
+# at full precision, so the two differ at that rounding (measured 2.1e-8 relative on the
+# CPU; a GPU's float32 sqrt may round optax's weight an ulp further, so 1e-6).
+RTOL_OPTAX_MADGRAD = 1e-6
 MASK = {"w": True, "b": False, "s": True}
 
 
