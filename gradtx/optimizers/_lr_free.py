@@ -39,7 +39,7 @@ def _decayed(weight_decay: Any, mask: Any, *parts: Any) -> GradientTransformatio
 
 
 def _prodigy_build(
-    learning_rate, b1, b2, eps, estim_lr0, estim_lr_coef, weight_decay, beta3=None, *, safeguard
+    learning_rate, b1, b2, eps, estim_lr_coef, weight_decay, beta3=None, *, safeguard, estim_lr0
 ):
     return scale_by_prodigy(
         learning_rate, (b1, b2), beta3, eps, estim_lr0, estim_lr_coef, weight_decay, safeguard
@@ -101,16 +101,18 @@ def prodigy(
         b1=b1,
         b2=b2,
         eps=eps,
-        estim_lr0=estim_lr0,
         estim_lr_coef=estim_lr_coef,
         weight_decay=weight_decay,
     )
     if beta3 is not None:
         hps["beta3"] = beta3
-    return build_optimizer("prodigy", _prodigy_build, hps, safeguard=safeguard_warmup)
+    # estim_lr0 only seeds the estimate d at init: static, not a settable hyperparameter
+    return build_optimizer(
+        "prodigy", _prodigy_build, hps, safeguard=safeguard_warmup, estim_lr0=estim_lr0
+    )
 
 
-def _dadapt_build(learning_rate, b1, b2, eps, estim_lr0, weight_decay):
+def _dadapt_build(learning_rate, b1, b2, eps, weight_decay, *, estim_lr0):
     return scale_by_dadapt_adamw(learning_rate, (b1, b2), eps, estim_lr0, weight_decay)
 
 
@@ -147,7 +149,7 @@ def dadapt_adamw(
       >>> import jax.numpy as jnp, gradtx
       >>> tx = gradtx.dadapt_adamw()
       >>> sorted(gradtx.hyperparams(tx.init(jnp.zeros(2))))
-      ['b1', 'b2', 'eps', 'estim_lr0', 'learning_rate', 'weight_decay']
+      ['b1', 'b2', 'eps', 'learning_rate', 'weight_decay']
     """
     check_schedule_or_nonnegative("dadapt_adamw", "learning_rate", learning_rate)
     scale_by_dadapt_adamw(1.0, betas, eps, estim_lr0, weight_decay)
@@ -157,10 +159,10 @@ def dadapt_adamw(
         b1=b1,
         b2=b2,
         eps=eps,
-        estim_lr0=estim_lr0,
         weight_decay=weight_decay,
     )
-    return build_optimizer("dadapt_adamw", _dadapt_build, hps)
+    # estim_lr0 only seeds the estimate d at init: static, not a settable hyperparameter
+    return build_optimizer("dadapt_adamw", _dadapt_build, hps, estim_lr0=estim_lr0)
 
 
 def _weight_decay_hps(fn: str, hps: dict[str, Any], weight_decay: Any) -> dict[str, Any]:
@@ -281,7 +283,7 @@ def dowg(
     return build_optimizer("dowg", _dowg_build, hps, mask=mask)
 
 
-def _cocob_build(learning_rate, alpha, eps, weight_decay=None, *, mask):
+def _cocob_build(learning_rate, alpha, weight_decay=None, *, mask, eps):
     return _decayed(
         weight_decay,
         mask,
@@ -331,10 +333,9 @@ def cocob(
     """
     check_schedule_or_nonnegative("cocob", "learning_rate", learning_rate)
     scale_by_cocob(alpha, eps)
-    hps = _weight_decay_hps(
-        "cocob", dict(learning_rate=learning_rate, alpha=alpha, eps=eps), weight_decay
-    )
-    return build_optimizer("cocob", _cocob_build, hps, mask=mask)
+    hps = _weight_decay_hps("cocob", dict(learning_rate=learning_rate, alpha=alpha), weight_decay)
+    # eps only sets the initial scale at init: static, not a settable hyperparameter
+    return build_optimizer("cocob", _cocob_build, hps, mask=mask, eps=eps)
 
 
 def _mechanize_build(weight_decay, eps, s_init, *, base_optimizer, num_betas):

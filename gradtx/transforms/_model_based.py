@@ -110,6 +110,8 @@ def _momo_step(
     rho = 1 + decay
     if adapt_lower_bound:  # MoMo*: an estimate above the model's value is reset below it
         lb = jnp.where(h < lb, jnp.maximum(h / 2, as_float(lower_bound)), lb)
+    else:  # the fixed bound is the (settable) hyperparameter itself
+        lb = as_float(lower_bound)
     gap = jnp.maximum(rho * (h - lb) - decay * dot, 0.0)
     tau = jnp.minimum(lr, gap / jnp.where(sq > 0, sq, 1.0))
     tau = jnp.where(sq > 0, tau, 0.0)

@@ -488,7 +488,6 @@ HYPERPARAMS = [
             "b2": 0.999,
             "beta3": 0.5,
             "eps": 1e-8,
-            "estim_lr0": 1e-6,
             "estim_lr_coef": 1.0,
             "weight_decay": 0.1,
         },
@@ -500,7 +499,6 @@ HYPERPARAMS = [
             "b1": 0.9,
             "b2": 0.999,
             "eps": 1e-8,
-            "estim_lr0": 1e-6,
             "weight_decay": 0.0,
         },
     ),
@@ -511,7 +509,7 @@ HYPERPARAMS = [
     ),
     (
         gradtx.cocob(),
-        {"learning_rate": 1.0, "alpha": 100.0, "eps": 1e-8, "weight_decay": 0.0},
+        {"learning_rate": 1.0, "alpha": 100.0, "weight_decay": 0.0},
     ),
     (
         gradtx.mechanize(gradtx.sgd(0.1), s_init=1e-3),
@@ -562,3 +560,16 @@ def test_complex_params_match_their_real_embedding(name, rng):
         np.testing.assert_allclose(
             as_real(np.asarray(u)), w, rtol=1e-4, atol=1e-6 * np.abs(w).max()
         )
+
+
+def test_init_only_values_are_static_not_settable():
+    # estim_lr0 and cocob's eps only seed the state at init, so setting them by hand
+    # would silently do nothing: they are not recorded, and setting them raises
+    for tx, name in [
+        (gradtx.prodigy(), "estim_lr0"),
+        (gradtx.dadapt_adamw(), "estim_lr0"),
+        (gradtx.cocob(), "eps"),
+    ]:
+        state = tx.init(jnp.zeros(2))
+        with pytest.raises(ValueError, match=f"no hyperparameter {name!r}"):
+            gradtx.set_hyperparams(state, **{name: 0.5})

@@ -526,3 +526,14 @@ def test_set_learning_rate_changes_momo_cap():
     s = gradtx.set_hyperparams(tx.init(x), learning_rate=0.1)
     u, _ = tx.update(x, s, x, value=jnp.asarray(100.0))
     np.testing.assert_allclose(u, [-0.1, -0.1], rtol=1e-6)
+
+
+def test_momo_fixed_lower_bound_can_be_set_by_hand():
+    x = jnp.ones(2)
+    tx = gradtx.momo(learning_rate=10.0)
+    state = tx.init(x)
+    u0, _ = tx.update(x, state, x, value=jnp.array(1.0))
+    raised = gradtx.set_hyperparams(state, lower_bound=0.5)
+    u1, s1 = tx.update(x, raised, x, value=jnp.array(1.0))
+    # the Polyak-type step (value - lower_bound) / |d|^2 halves when the bound rises to 0.5
+    np.testing.assert_allclose(np.asarray(u1), 0.5 * np.asarray(u0), rtol=1e-6)
