@@ -7,15 +7,12 @@ from typing import Any
 import jax
 
 from gradtx._checks import check_schedule_or_nonnegative
-from gradtx.base import GradientTransformation, GradientTransformationExtraArgs, ScalarOrSchedule
-from gradtx.combine import chain
-from gradtx.optimizers._alias import build_optimizer
+from gradtx.base import GradientTransformationExtraArgs, ScalarOrSchedule
+from gradtx.optimizers._alias import build_optimizer, then_lr
 from gradtx.transforms import (
-    add_decayed_weights,
     scale_by_adam,
     scale_by_adamax,
     scale_by_amsgrad,
-    scale_by_learning_rate,
     scale_by_nadam,
     scale_by_radam,
 )
@@ -23,20 +20,6 @@ from gradtx.transforms import (
 __all__ = ["adam", "adamax", "adamaxw", "adamw", "amsgrad", "nadam", "nadamw", "radam"]
 
 Num = jax.typing.ArrayLike
-
-
-def _with_lr(
-    direction: GradientTransformation,
-    learning_rate: Any,
-    weight_decay: Any = None,
-    mask: Any = None,
-) -> GradientTransformationExtraArgs:
-    """``direction``, then decoupled weight decay (if any), then the learning rate."""
-    parts = [direction]
-    if weight_decay is not None:
-        parts.append(add_decayed_weights(weight_decay, mask))
-    parts.append(scale_by_learning_rate(learning_rate))
-    return chain(*parts)
 
 
 def _check_lr_wd(fn: str, learning_rate: Any, weight_decay: Any = 0.0) -> None:
@@ -64,7 +47,7 @@ def _adam_build(
         direction = scale_by_adam(
             b1, b2, eps, eps_root, mu_dtype, nesterov=nesterov, bias_correction=bias_correction
         )
-    return _with_lr(direction, learning_rate, weight_decay, mask)
+    return then_lr(direction, learning_rate, weight_decay, mask)
 
 
 def _adam_family(
@@ -342,7 +325,7 @@ def _amsgrad_build(
         bias_correction_nu,
         max_of_raw_moment=max_of_raw_moment,
     )
-    return _with_lr(direction, learning_rate)
+    return then_lr(direction, learning_rate)
 
 
 def amsgrad(
@@ -393,7 +376,7 @@ def amsgrad(
 
 
 def _adamax_build(learning_rate, b1, b2, eps, weight_decay=None, *, mask):
-    return _with_lr(scale_by_adamax(b1, b2, eps), learning_rate, weight_decay, mask)
+    return then_lr(scale_by_adamax(b1, b2, eps), learning_rate, weight_decay, mask)
 
 
 def adamax(
@@ -466,7 +449,7 @@ def adamaxw(
 
 def _radam_build(learning_rate, b1, b2, eps, eps_root, threshold, *, nesterov):
     direction = scale_by_radam(b1, b2, eps, eps_root, threshold, nesterov=nesterov)
-    return _with_lr(direction, learning_rate)
+    return then_lr(direction, learning_rate)
 
 
 def radam(

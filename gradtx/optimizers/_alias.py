@@ -11,6 +11,8 @@ import numpy as np
 from gradtx._checks import concrete
 from gradtx._hyperparams import OptimizerState, _inject
 from gradtx.base import GradientTransformation, GradientTransformationExtraArgs
+from gradtx.combine import chain
+from gradtx.transforms import add_decayed_weights, scale_by_learning_rate
 
 
 def build_optimizer(
@@ -53,3 +55,17 @@ def is_nonzero(value: Any) -> bool:
     """True for a concrete number other than zero (an array or tracer is not concrete)."""
     v = None if value is None else concrete(value)
     return v is not None and v != 0.0
+
+
+def then_lr(
+    direction: GradientTransformation,
+    learning_rate: Any,
+    weight_decay: Any = None,
+    mask: Any = None,
+) -> GradientTransformationExtraArgs:
+    """``direction``, then decoupled weight decay (if any), then the learning rate."""
+    parts = [direction]
+    if weight_decay is not None:
+        parts.append(add_decayed_weights(weight_decay, mask))
+    parts.append(scale_by_learning_rate(learning_rate))
+    return chain(*parts)

@@ -7,14 +7,11 @@ from typing import Any
 import jax
 
 from gradtx._checks import check_schedule_or_nonnegative
-from gradtx.base import GradientTransformation, GradientTransformationExtraArgs, ScalarOrSchedule
-from gradtx.combine import chain
-from gradtx.optimizers._alias import build_optimizer, is_zero
+from gradtx.base import GradientTransformationExtraArgs, ScalarOrSchedule
+from gradtx.optimizers._alias import build_optimizer, is_zero, then_lr
 from gradtx.transforms import (
-    add_decayed_weights,
     scale_by_adan,
     scale_by_belief,
-    scale_by_learning_rate,
     scale_by_novograd,
     scale_by_yogi,
 )
@@ -24,22 +21,8 @@ __all__ = ["adabelief", "adan", "novograd", "yogi"]
 Num = jax.typing.ArrayLike
 
 
-def _then_lr(
-    direction: GradientTransformation,
-    learning_rate: Any,
-    weight_decay: Any = None,
-    mask: Any = None,
-) -> GradientTransformationExtraArgs:
-    """``direction``, then decoupled weight decay (if any), then the learning rate."""
-    parts = [direction]
-    if weight_decay is not None:
-        parts.append(add_decayed_weights(weight_decay, mask))
-    parts.append(scale_by_learning_rate(learning_rate))
-    return chain(*parts)
-
-
 def _adabelief_build(learning_rate, b1, b2, eps, eps_root, *, nesterov):
-    return _then_lr(scale_by_belief(b1, b2, eps, eps_root, nesterov=nesterov), learning_rate)
+    return then_lr(scale_by_belief(b1, b2, eps, eps_root, nesterov=nesterov), learning_rate)
 
 
 def adabelief(
@@ -95,7 +78,7 @@ def adabelief(
 
 
 def _yogi_build(learning_rate, b1, b2, eps):
-    return _then_lr(scale_by_yogi(b1, b2, eps), learning_rate)
+    return then_lr(scale_by_yogi(b1, b2, eps), learning_rate)
 
 
 def yogi(
@@ -136,7 +119,7 @@ def yogi(
 
 def _novograd_build(learning_rate, b1, b2, eps, eps_root, weight_decay=None):
     wd = 0.0 if weight_decay is None else weight_decay
-    return _then_lr(scale_by_novograd(b1, b2, eps, eps_root, wd), learning_rate)
+    return then_lr(scale_by_novograd(b1, b2, eps, eps_root, wd), learning_rate)
 
 
 def novograd(
@@ -189,7 +172,7 @@ def novograd(
 
 
 def _adan_build(learning_rate, b1, b2, b3, eps, eps_root, weight_decay=None, *, mask):
-    return _then_lr(scale_by_adan(b1, b2, b3, eps, eps_root), learning_rate, weight_decay, mask)
+    return then_lr(scale_by_adan(b1, b2, b3, eps, eps_root), learning_rate, weight_decay, mask)
 
 
 def adan(

@@ -7,14 +7,13 @@ from typing import Any
 import jax
 
 from gradtx._checks import check_schedule_or_nonnegative
-from gradtx.base import GradientTransformation, GradientTransformationExtraArgs, ScalarOrSchedule
+from gradtx.base import GradientTransformationExtraArgs, ScalarOrSchedule
 from gradtx.combine import chain
-from gradtx.optimizers._alias import build_optimizer, is_zero
+from gradtx.optimizers._alias import build_optimizer, is_zero, then_lr
 from gradtx.transforms import (
     add_decayed_weights,
     scale_by_acprop,
     scale_by_ademamix,
-    scale_by_learning_rate,
     scale_by_madgrad,
     scale_by_simplified_ademamix,
 )
@@ -22,20 +21,6 @@ from gradtx.transforms import (
 __all__ = ["acprop", "ademamix", "madgrad", "simplified_ademamix"]
 
 Num = jax.typing.ArrayLike
-
-
-def _then_lr(
-    direction: GradientTransformation,
-    learning_rate: Any,
-    weight_decay: Any = None,
-    mask: Any = None,
-) -> GradientTransformationExtraArgs:
-    """``direction``, then decoupled weight decay (if any), then the learning rate."""
-    parts = [direction]
-    if weight_decay is not None:
-        parts.append(add_decayed_weights(weight_decay, mask))
-    parts.append(scale_by_learning_rate(learning_rate))
-    return chain(*parts)
 
 
 def _with_decay(fn: str, hps: dict[str, Any], weight_decay: Any) -> dict[str, Any]:
@@ -49,7 +34,7 @@ def _ademamix_build(
     learning_rate, b1, b2, b3, alpha, eps, eps_root, weight_decay=None, *, mu_dtype, mask
 ):
     direction = scale_by_ademamix(b1, b2, b3, alpha, eps, eps_root, mu_dtype)
-    return _then_lr(direction, learning_rate, weight_decay, mask)
+    return then_lr(direction, learning_rate, weight_decay, mask)
 
 
 def ademamix(
@@ -111,7 +96,7 @@ def ademamix(
 
 def _simplified_build(learning_rate, b1, b2, alpha, eps, eps_root, weight_decay=None, *, mask):
     direction = scale_by_simplified_ademamix(b1, b2, alpha, eps, eps_root)
-    return _then_lr(direction, learning_rate, weight_decay, mask)
+    return then_lr(direction, learning_rate, weight_decay, mask)
 
 
 def simplified_ademamix(
@@ -222,7 +207,7 @@ def madgrad(
 
 
 def _acprop_build(learning_rate, b1, b2, eps, eps_root, weight_decay=None, *, mask):
-    return _then_lr(scale_by_acprop(b1, b2, eps, eps_root), learning_rate, weight_decay, mask)
+    return then_lr(scale_by_acprop(b1, b2, eps, eps_root), learning_rate, weight_decay, mask)
 
 
 def acprop(
