@@ -95,6 +95,11 @@ def adafactor(
     :math:`\\rho_t = \\min(10^{-2}, 1/\\sqrt t)` is
     ``learning_rate=lambda count: jnp.minimum(1e-2, jax.lax.rsqrt(count + 1.0))``.
 
+    ``torch.optim.Adafactor(lr=lr, weight_decay=wd)`` is, to float64 rounding,
+    ``adafactor(lambda count: jnp.minimum(lr, jax.lax.rsqrt(count + 1.0)),
+    min_dim_size_to_factor=1, weight_decay_rate=lr * wd)`` (torch factors every leaf
+    of rank >= 2 and decays by ``lr * wd``, not by the relative step).
+
     Args:
       learning_rate: :math:`\\alpha`, a number >= 0, a schedule, or ``None`` (no rate).
       min_dim_size_to_factor: leaves whose second-largest dimension is smaller keep a
