@@ -29,11 +29,12 @@ extensions = [
     "sphinx.ext.viewcode",
     "myst_parser",
     "gradtx_api",  # docs/_ext/gradtx_api.py: writes api/*.rst from the __all__ lists
+    "gradtx_catalogue",  # docs/_ext/gradtx_catalogue.py: the catalogue table
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
-exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
+exclude_patterns = ["_build", "_generated", "Thumbs.db", ".DS_Store"]
 templates_path = ["_templates"]
 nitpicky = False
 

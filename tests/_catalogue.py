@@ -7,10 +7,29 @@ optimizers. Each family's list lives in its own module ``tests/_catalogue_<famil
 from _catalogue_belief import ENTRIES as BELIEF
 from _catalogue_factored import ENTRIES as FACTORED
 from _catalogue_free import ENTRIES as FREE
+from _catalogue_lowmem import ENTRIES as LOWMEM
 from _catalogue_mix import ENTRIES as MIX
 from _catalogue_momo import ENTRIES as MOMO
+from _catalogue_muon import ENTRIES as MUON
 from _catalogue_schedfree import ENTRIES as SCHEDFREE
+from _catalogue_shampoo import ENTRIES as SHAMPOO
 from _catalogue_sign import ENTRIES as SIGN
+from _catalogue_soap import ENTRIES as SOAP
 from _catalogue_trust import ENTRIES as TRUST
+from _catalogue_wrappers import ENTRIES as WRAPPERS
 
-CATALOGUE = [*SIGN, *BELIEF, *TRUST, *FACTORED, *SCHEDFREE, *MIX, *FREE, *MOMO]
+CATALOGUE = [
+    *SIGN,
+    *BELIEF,
+    *TRUST,
+    *FACTORED,
+    *SCHEDFREE,
+    *MIX,
+    *FREE,
+    *MOMO,
+    *LOWMEM,
+    *SHAMPOO,
+    *SOAP,
+    *MUON,
+    *WRAPPERS,  # cautious and sam, around optimizers above
+]

@@ -30,6 +30,7 @@ from gradtx.transforms import (
 __all__ = ["lion", "rprop", "sign_sgd", "signum"]
 
 Num = jax.typing.ArrayLike
+LION_MODES = ("hard", "smooth", "refined")  # as gradtx.scale_by_lion's
 
 
 def _sign_sgd_build(learning_rate):
@@ -111,9 +112,10 @@ def signum(
     )
 
 
-def _lion_build(learning_rate, b1, b2, weight_decay, *, mu_dtype, mask):
+def _lion_build(learning_rate, b1, b2, weight_decay, *, mu_dtype, mask, mode, **smooth_beta):
+    # ``smooth_beta`` is passed (and kept in the state) only with mode="smooth".
     return chain(
-        scale_by_lion(b1, b2, mu_dtype),
+        scale_by_lion(b1, b2, mu_dtype, mode=mode, **smooth_beta),
         add_decayed_weights(weight_decay, mask),
         scale_by_learning_rate(learning_rate),
     )
@@ -126,6 +128,9 @@ def lion(
     mu_dtype: Any = None,
     weight_decay: ScalarOrSchedule = 1e-3,
     mask: Any = None,
+    *,
+    mode: str = "hard",
+    smooth_beta: Num = 1.0,
 ) -> GradientTransformationExtraArgs:
     """Lion: the sign of an interpolated momentum, with decoupled weight decay.
 
@@ -150,10 +155,16 @@ def lion(
         rate as in AdamW.
       mask: where to decay: a tree of booleans like the params, or a function of the
         params returning one.
+      mode: ``"hard"`` (the paper's sign, default), ``"smooth"`` (:math:`\\tanh` of
+        ``smooth_beta`` times :math:`c_t`) or ``"refined"`` (:math:`c_t` clipped to
+        [-1, 1]); see :func:`gradtx.scale_by_lion`. Keyword-only: optax's ``lion``
+        has no such argument (only its ``scale_by_lion`` does).
+      smooth_beta: > 0, the slope of ``"smooth"`` at 0 (recorded in the state only
+        with ``mode="smooth"``).
 
     Returns:
       The optimizer; :func:`gradtx.hyperparams` shows ``learning_rate``, ``b1``,
-      ``b2`` and ``weight_decay``.
+      ``b2`` and ``weight_decay`` (and ``smooth_beta`` with ``mode="smooth"``).
 
     Reference: Chen, Liang, Huang, Real, Wang, Pham, Dong, Luong, Hsieh, Lu & Le 2023,
     "Symbolic Discovery of Optimization Algorithms", arXiv 2302.06675, Program 1.
@@ -169,13 +180,13 @@ def lion(
     check_decay("lion", "b1", b1)
     check_decay("lion", "b2", b2)
     check_schedule_or_nonnegative("lion", "weight_decay", weight_decay)
-    return build_optimizer(
-        "lion",
-        _lion_build,
-        dict(learning_rate=learning_rate, b1=b1, b2=b2, weight_decay=weight_decay),
-        mu_dtype=mu_dtype,
-        mask=mask,
-    )
+    if mode not in LION_MODES:
+        raise ValueError(f"`lion(mode=...)` must be one of {list(LION_MODES)}; got {mode=}.")
+    check_positive("lion", "smooth_beta", smooth_beta)
+    hps = dict(learning_rate=learning_rate, b1=b1, b2=b2, weight_decay=weight_decay)
+    if mode == "smooth":
+        hps["smooth_beta"] = smooth_beta
+    return build_optimizer("lion", _lion_build, hps, mu_dtype=mu_dtype, mask=mask, mode=mode)
 
 
 def _per_rate(bound: Any, learning_rate: Any) -> jax.Array:

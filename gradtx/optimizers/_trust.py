@@ -1,4 +1,4 @@
-"""Trust-ratio, noisy, Polyak and optimistic optimizers: LAMB, LARS, Fromage and friends."""
+"""Trust-ratio, noisy and Polyak optimizers: LAMB, LARS, Fromage, noisy SGD, SPS."""
 
 from __future__ import annotations
 
@@ -21,7 +21,6 @@ from gradtx.transforms import (
     add_noise,
     scale_by_adam,
     scale_by_learning_rate,
-    scale_by_optimistic_gradient,
     scale_by_polyak,
     scale_by_trust_ratio,
     trace,
@@ -33,8 +32,6 @@ __all__ = [
     "lamb",
     "lars",
     "noisy_sgd",
-    "optimistic_adam_v2",
-    "optimistic_gradient_descent",
     "polyak_sgd",
 ]
 
@@ -412,130 +409,3 @@ def polyak_sgd(
     scale_by_polyak(variant=variant)  # validates variant
     hps = dict(max_learning_rate=max_learning_rate, scaling=scaling, f_min=f_min, eps=eps)
     return build_optimizer(fn, _polyak_build, hps, variant=variant)
-
-
-def _ogd_build(learning_rate, alpha, beta):
-    return chain(scale_by_optimistic_gradient(alpha, beta), scale_by_learning_rate(learning_rate))
-
-
-def optimistic_gradient_descent(
-    learning_rate: ScalarOrSchedule,
-    alpha: ScalarOrSchedule = 1.0,
-    beta: ScalarOrSchedule = 1.0,
-) -> GradientTransformationExtraArgs:
-    """Optimistic gradient descent (OGD), for min-max games as well as minimization.
-
-    Update rule:
-
-    .. math::
-
-       \\theta_{t+1} = \\theta_t - \\alpha_t\\left(a\\, g_t + b\\,(g_t - g_{t-1})\\right)
-
-    with :math:`a` = ``alpha``, :math:`b` = ``beta``, :math:`g_0 = g_1`.
-    ``alpha = beta = 1`` is the paper's :math:`\\theta_{t+1} = \\theta_t - 2\\eta g_t +
-    \\eta g_{t-1}`.
-
-    Args:
-      learning_rate: :math:`\\alpha_t`, a number >= 0 or a schedule.
-      alpha: :math:`a` >= 0 (a number or a schedule).
-      beta: :math:`b` >= 0 (a number or a schedule).
-
-    Returns:
-      The optimizer; :func:`gradtx.hyperparams` shows ``learning_rate``, ``alpha``
-      and ``beta``.
-
-    References:
-      Daskalakis, Ilyas, Syrgkanis & Zeng 2018, "Training GANs with Optimism",
-      arXiv 1711.00141, eq. (4); Mokhtari, Ozdaglar & Pattathil 2020, "A Unified
-      Analysis of Extra-gradient and Optimistic Gradient Methods for Saddle Point
-      Problems: Proximal Point Approach", arXiv 1901.08511.
-
-    Example:
-      >>> import jax.numpy as jnp, gradtx
-      >>> tx = gradtx.optimistic_gradient_descent(0.1)
-      >>> s = tx.init(jnp.zeros(1))
-      >>> u, s = tx.update(jnp.array([1.0]), s)
-      >>> u, s = tx.update(jnp.array([3.0]), s)
-      >>> u
-      Array([-0.5], dtype=float32)
-    """
-    fn = "optimistic_gradient_descent"
-    check_schedule_or_nonnegative(fn, "learning_rate", learning_rate)
-    check_schedule_or_nonnegative(fn, "alpha", alpha)
-    check_schedule_or_nonnegative(fn, "beta", beta)
-    hps = dict(learning_rate=learning_rate, alpha=alpha, beta=beta)
-    return build_optimizer(fn, _ogd_build, hps)
-
-
-def _optimistic_adam_build(
-    learning_rate, alpha, beta, b1, b2, eps, eps_root, *, mu_dtype, nesterov
-):
-    return chain(
-        scale_by_adam(b1, b2, eps, eps_root, mu_dtype, nesterov=nesterov),
-        scale_by_optimistic_gradient(alpha, beta),
-        scale_by_learning_rate(learning_rate),
-    )
-
-
-def optimistic_adam_v2(
-    learning_rate: ScalarOrSchedule,
-    *,
-    alpha: Num = 1.0,
-    beta: Num = 1.0,
-    b1: Num = 0.9,
-    b2: Num = 0.999,
-    eps: Num = 1e-8,
-    eps_root: Num = 0.0,
-    mu_dtype: Any = None,
-    nesterov: bool = True,
-) -> GradientTransformationExtraArgs:
-    """Optimistic Adam: optimism applied to Adam's direction.
-
-    Update rule, with :math:`d_t` Adam's bias-corrected direction
-    :math:`\\hat m_t / (\\sqrt{\\hat v_t + \\epsilon_{root}} + \\epsilon)`
-    (:func:`gradtx.scale_by_adam`):
-
-    .. math::
-
-       \\theta_{t+1} = \\theta_t - \\alpha_t\\left(a\\, d_t + b\\,(d_t - d_{t-1})\\right)
-
-    with :math:`a` = ``alpha``, :math:`b` = ``beta`` and :math:`d_0 = d_1`.
-    ``alpha = beta = 1, nesterov=False`` is Algorithm 1 of the paper,
-    :math:`\\theta_{t+1} = \\theta_t - 2\\eta d_t + \\eta d_{t-1}`; the default
-    ``nesterov=True`` (optax's) uses NAdam's look-ahead first moment in :math:`d_t`.
-
-    Args:
-      learning_rate: :math:`\\alpha_t`, a number >= 0 or a schedule.
-      alpha: :math:`a` >= 0.
-      beta: :math:`b` >= 0.
-      b1, b2, eps, eps_root, mu_dtype: as in :func:`gradtx.adam`.
-      nesterov: NAdam's look-ahead first moment.
-
-    Returns:
-      The optimizer; :func:`gradtx.hyperparams` shows ``learning_rate``, ``alpha``,
-      ``beta``, ``b1``, ``b2``, ``eps`` and ``eps_root``.
-
-    Reference: Daskalakis, Ilyas, Syrgkanis & Zeng 2018, "Training GANs with Optimism",
-    arXiv 1711.00141, Algorithm 1.
-
-    Example:
-      >>> import jax.numpy as jnp, gradtx
-      >>> tx = gradtx.optimistic_adam_v2(0.1)
-      >>> tx.update(jnp.array([2.0]), tx.init(jnp.zeros(1)))[0]
-      Array([-0.1], dtype=float32)
-    """
-    fn = "optimistic_adam_v2"
-    check_schedule_or_nonnegative(fn, "learning_rate", learning_rate)
-    check_nonnegative(fn, "alpha", alpha)
-    check_nonnegative(fn, "beta", beta)
-    scale_by_adam(b1, b2, eps, eps_root)  # validates b1, b2, eps, eps_root eagerly
-    hps = dict(
-        learning_rate=learning_rate,
-        alpha=alpha,
-        beta=beta,
-        b1=b1,
-        b2=b2,
-        eps=eps,
-        eps_root=eps_root,
-    )
-    return build_optimizer(fn, _optimistic_adam_build, hps, mu_dtype=mu_dtype, nesterov=nesterov)

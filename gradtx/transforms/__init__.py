@@ -1,5 +1,8 @@
 """The primitives that optimizers are chained from, one module per family."""
 
+from gradtx.transforms._adam_mini import ScaleByAdamMiniState as ScaleByAdamMiniState
+from gradtx.transforms._adam_mini import adam_mini_blocks as adam_mini_blocks
+from gradtx.transforms._adam_mini import scale_by_adam_mini as scale_by_adam_mini
 from gradtx.transforms._adam_variants import ScaleByAdaDeltaState as ScaleByAdaDeltaState
 from gradtx.transforms._adam_variants import ScaleByAdamaxState as ScaleByAdamaxState
 from gradtx.transforms._adam_variants import ScaleByNadamState as ScaleByNadamState
@@ -34,6 +37,9 @@ from gradtx.transforms._factored import scale_by_factored_rms as scale_by_factor
 from gradtx.transforms._factored import scale_by_param_block_norm as scale_by_param_block_norm
 from gradtx.transforms._factored import scale_by_param_block_rms as scale_by_param_block_rms
 from gradtx.transforms._factored import scale_by_sm3 as scale_by_sm3
+from gradtx.transforms._galore import GaLoreDimensionNumbers as GaLoreDimensionNumbers
+from gradtx.transforms._galore import GaLoreState as GaLoreState
+from gradtx.transforms._galore import scale_by_galore as scale_by_galore
 from gradtx.transforms._lr_free import COCOBState as COCOBState
 from gradtx.transforms._lr_free import DAdaptAdamWState as DAdaptAdamWState
 from gradtx.transforms._lr_free import DoGState as DoGState
@@ -44,6 +50,8 @@ from gradtx.transforms._lr_free import scale_by_dadapt_adamw as scale_by_dadapt_
 from gradtx.transforms._lr_free import scale_by_dog as scale_by_dog
 from gradtx.transforms._lr_free import scale_by_dowg as scale_by_dowg
 from gradtx.transforms._lr_free import scale_by_prodigy as scale_by_prodigy
+from gradtx.transforms._mars import ScaleByMarsState as ScaleByMarsState
+from gradtx.transforms._mars import scale_by_mars as scale_by_mars
 from gradtx.transforms._mechanic import MechanicState as MechanicState
 from gradtx.transforms._mechanic import scale_by_mechanic as scale_by_mechanic
 from gradtx.transforms._mix import MadgradState as MadgradState
@@ -77,6 +85,9 @@ from gradtx.transforms._momentum import bias_correction as bias_correction
 from gradtx.transforms._momentum import ema as ema
 from gradtx.transforms._momentum import scale_by_momentum as scale_by_momentum
 from gradtx.transforms._momentum import trace as trace
+from gradtx.transforms._muon import MuonDimensionNumbers as MuonDimensionNumbers
+from gradtx.transforms._muon import MuonState as MuonState
+from gradtx.transforms._muon import scale_by_muon as scale_by_muon
 from gradtx.transforms._scaling import ScaleByScheduleState as ScaleByScheduleState
 from gradtx.transforms._scaling import centralize as centralize
 from gradtx.transforms._scaling import scale as scale
@@ -89,10 +100,14 @@ from gradtx.transforms._schedule_free import schedule_free as schedule_free
 from gradtx.transforms._schedule_free import (
     schedule_free_eval_params as schedule_free_eval_params,
 )
+from gradtx.transforms._shampoo import ShampooState as ShampooState
+from gradtx.transforms._shampoo import scale_by_shampoo as scale_by_shampoo
 from gradtx.transforms._sign import ScaleByLionState as ScaleByLionState
 from gradtx.transforms._sign import ScaleByRpropState as ScaleByRpropState
 from gradtx.transforms._sign import scale_by_lion as scale_by_lion
 from gradtx.transforms._sign import scale_by_rprop as scale_by_rprop
+from gradtx.transforms._soap import ScaleBySoapState as ScaleBySoapState
+from gradtx.transforms._soap import scale_by_soap as scale_by_soap
 from gradtx.transforms._trust import AddNoiseState as AddNoiseState
 from gradtx.transforms._trust import (
     ScaleByOptimisticGradientState as ScaleByOptimisticGradientState,
@@ -117,12 +132,17 @@ __all__ = [
     "EmaState",
     "FactoredState",
     "HutchinsonState",
+    "GaLoreDimensionNumbers",
+    "GaLoreState",
     "MadgradState",
     "MechanicState",
     "MomoAdamState",
     "MomoState",
+    "MuonDimensionNumbers",
+    "MuonState",
     "ProdigyState",
     "ScaleByAcpropState",
+    "ScaleByAdamMiniState",
     "ScaleByAdaDeltaState",
     "ScaleByAdamState",
     "ScaleByAdamaxState",
@@ -131,6 +151,7 @@ __all__ = [
     "ScaleByAmsgradState",
     "ScaleByBeliefState",
     "ScaleByLionState",
+    "ScaleByMarsState",
     "ScaleByNadamState",
     "ScaleByNovogradState",
     "ScaleByOptimisticGradientState",
@@ -140,11 +161,14 @@ __all__ = [
     "ScaleBySM3State",
     "ScaleByScheduleState",
     "ScaleBySimplifiedAdemamixState",
+    "ScaleBySoapState",
     "ScaleBySophiaState",
     "ScaleByStddevState",
     "ScaleByTrustRatioState",
     "ScheduleFreeState",
+    "ShampooState",
     "TraceState",
+    "adam_mini_blocks",
     "add_decayed_weights",
     "add_noise",
     "bias_correction",
@@ -160,6 +184,7 @@ __all__ = [
     "scale_by_acprop",
     "scale_by_adadelta",
     "scale_by_adam",
+    "scale_by_adam_mini",
     "scale_by_adamax",
     "scale_by_adan",
     "scale_by_ademamix",
@@ -171,13 +196,16 @@ __all__ = [
     "scale_by_dog",
     "scale_by_dowg",
     "scale_by_factored_rms",
+    "scale_by_galore",
     "scale_by_learning_rate",
     "scale_by_lion",
     "scale_by_madgrad",
+    "scale_by_mars",
     "scale_by_mechanic",
     "scale_by_momentum",
     "scale_by_momo",
     "scale_by_momo_adam",
+    "scale_by_muon",
     "scale_by_nadam",
     "scale_by_novograd",
     "scale_by_optimistic_gradient",
@@ -190,9 +218,11 @@ __all__ = [
     "scale_by_rprop",
     "scale_by_rss",
     "scale_by_schedule",
+    "scale_by_shampoo",
     "scale_by_sign",
     "scale_by_simplified_ademamix",
     "scale_by_sm3",
+    "scale_by_soap",
     "scale_by_sophia",
     "scale_by_stddev",
     "scale_by_trust_ratio",

@@ -33,10 +33,29 @@ class ScaleByLionState(NamedTuple):
     mu: Any
 
 
+LION_MODES = ("hard", "smooth", "refined")
+
+
+def lion_squash(fn: str, mode: str, smooth_beta: Any) -> Any:
+    """The function that turns Lion's interpolated momentum into a step (checked)."""
+    if mode not in LION_MODES:
+        raise ValueError(f"`{fn}(mode=...)` must be one of {list(LION_MODES)}; got {mode=}.")
+    check_positive(fn, "smooth_beta", smooth_beta)
+    if mode == "smooth":
+        return lambda c: jnp.tanh(smooth_beta * c)
+    if mode == "refined":
+        # Linear inside the unit ball, the sign outside (for complex c: the phase).
+        return lambda c: jnp.where(jnp.abs(c) < 1, c, jnp.sign(c))
+    return jnp.sign
+
+
 def scale_by_lion(
     b1: jax.typing.ArrayLike = 0.9,
     b2: jax.typing.ArrayLike = 0.99,
     mu_dtype: Any = None,
+    *,
+    mode: str = "hard",
+    smooth_beta: jax.typing.ArrayLike = 1.0,
 ) -> GradientTransformationExtraArgs:
     """Replace updates by the sign of Lion's interpolated momentum.
 
@@ -44,18 +63,36 @@ def scale_by_lion(
 
     .. math::
 
-       u_t = \\operatorname{sign}(\\beta_1 m_{t-1} + (1-\\beta_1)\\, g_t), \\qquad
+       c_t = \\beta_1 m_{t-1} + (1-\\beta_1)\\, g_t, \\qquad
+       u_t = s(c_t), \\qquad
        m_t = \\beta_2 m_{t-1} + (1-\\beta_2)\\, g_t
 
     with :math:`\\beta_1` = ``b1`` and :math:`\\beta_2` = ``b2``: the direction
-    interpolates with one decay, the momentum is tracked with another. For complex
-    gradients :math:`\\operatorname{sign}(z) = z/|z|` (0 at 0).
+    interpolates with one decay, the momentum is tracked with another. The squashing
+    function :math:`s` is chosen by ``mode``:
+
+    .. math::
+
+       s_{\\text{hard}}(c) = \\operatorname{sign}(c), \\qquad
+       s_{\\text{smooth}}(c) = \\tanh(\\kappa c), \\qquad
+       s_{\\text{refined}}(c) = \\begin{cases} c & |c| < 1 \\\\
+          \\operatorname{sign}(c) & |c| \\ge 1 \\end{cases}
+
+    with :math:`\\kappa` = ``smooth_beta``. ``"hard"`` is the paper's Lion; the other
+    two are optax's continuous variants (``"smooth"`` approaches ``"hard"`` as
+    :math:`\\kappa \\to \\infty`; ``"refined"`` is :math:`\\operatorname{clip}(c, -1, 1)`,
+    so small momenta give proportionally small steps). For complex gradients
+    :math:`\\operatorname{sign}(z) = z/|z|` (0 at 0).
 
     Args:
       b1: :math:`\\beta_1` in [0, 1], the interpolation weight of the momentum in the
         update.
       b2: :math:`\\beta_2` in [0, 1], the decay of the momentum.
       mu_dtype: dtype of ``mu``; the parameters' dtype when ``None``.
+      mode: ``"hard"`` (default), ``"smooth"`` or ``"refined"``, the function
+        :math:`s` above.
+      smooth_beta: :math:`\\kappa` > 0, the slope of ``"smooth"`` at 0 (unused by
+        the other modes).
 
     Returns:
       A transformation with :class:`ScaleByLionState`.
@@ -72,16 +109,20 @@ def scale_by_lion(
       Array([ 1., -1.,  0.], dtype=float32)
       >>> s.mu
       Array([ 0.005, -0.02 ,  0.   ], dtype=float32)
+      >>> tx = gradtx.scale_by_lion(b1=0.0, mode="refined")
+      >>> tx.update(jnp.array([0.5, -2.0, 0.0]), tx.init(jnp.zeros(3)))[0]
+      Array([ 0.5, -1. ,  0. ], dtype=float32)
     """
     check_decay("scale_by_lion", "b1", b1)
     check_decay("scale_by_lion", "b2", b2)
+    squash = lion_squash("scale_by_lion", mode, smooth_beta)
 
     def init_fn(params: Params) -> ScaleByLionState:
         return ScaleByLionState(jnp.zeros([], jnp.int32), zeros_state(params, mu_dtype))
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
-        out = tmap(lambda g, m: like(jnp.sign(b1 * m + (1 - b1) * g), g), updates, state.mu)
+        out = tmap(lambda g, m: like(squash(b1 * m + (1 - b1) * g), g), updates, state.mu)
         mu = tmap(lambda g, m: like(b2 * m + (1 - b2) * g, m), updates, state.mu)
         return out, ScaleByLionState(safe_increment(state.count), mu)
 

@@ -449,3 +449,93 @@ def test_hyperparams_are_in_the_state(tx, want):
     )
     assert u["frozen"] is None
     assert float(gradtx.hyperparams(state)["learning_rate"]) == want["learning_rate"]
+
+
+# ---------------------------------------------------------------------------------------
+# (4) Lion's continuous modes ("smooth", "refined")
+
+
+class LionSquashed(Lion):
+    """Lion with the sign replaced by :math:`\\tanh(\\kappa c)` ("smooth") or by
+    :math:`c` clipped to [-1, 1] ("refined"), as gradtx's docstring states."""
+
+    def __init__(self, b1=0.9, b2=0.99, mode="hard", smooth_beta=1.0):
+        super().__init__(b1, b2)
+        self.mode, self.kappa = mode, smooth_beta
+
+    def _update(self, grads, params):
+        cs = [self.b1 * m + (1 - self.b1) * g for m, g in zip(self.m, grads, strict=True)]
+        self.m = [self.b2 * m + (1 - self.b2) * g for m, g in zip(self.m, grads, strict=True)]
+        if self.mode == "smooth":
+            return [np.tanh(self.kappa * c) for c in cs]
+        if self.mode == "refined":
+            return [np.minimum(np.maximum(c, -1.0), 1.0) for c in cs]
+        return [np.sign(c) for c in cs]
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"mode": "smooth"},
+        {"mode": "smooth", "smooth_beta": 3.0, "b1": 0.5},
+        {"mode": "refined"},
+        {"mode": "refined", "b1": 0.3, "b2": 0.7},
+    ],
+    ids=["smooth", "smooth-beta", "refined", "refined-args"],
+)
+def test_lion_modes_match_reference(kwargs, float_dtype, rng):
+    params = nested_params(rng, float_dtype)
+    # Gradients of size ~1, so that "refined" is linear for some entries and clipped
+    # for others, and "smooth" is far from the sign.
+    grads = [jax.tree.map(lambda g: 20 * g, g) for g in gradient_stream(rng, params, STEPS)]
+    got = run_gradtx(gradtx.scale_by_lion(**kwargs), params, grads)
+    want = ref.run(LionSquashed(**kwargs), leaves(params), [leaves(g) for g in grads])
+    assert_close_to_reference(got, want, rtol=RTOL[float_dtype.name])
+    outs = np.concatenate([np.abs(x).ravel() for w in want for x in w])
+    assert np.any(outs < 0.5) and np.any(outs > 0.9 if kwargs["mode"] == "smooth" else outs == 1)
+    # The alias: the same direction, then decoupled weight decay and the learning rate.
+    alias = gradtx.lion(0.1, weight_decay=0.0, **kwargs)
+    got = run_gradtx(alias, params, grads)
+    stored = {k: ref.f32(v) if isinstance(v, float) else v for k, v in kwargs.items()}
+    want = ref.run(
+        ref.Chain(LionSquashed(**stored), ref.ScaleByLearningRate(ref.f32(0.1))),
+        leaves(params),
+        [leaves(g) for g in grads],
+    )
+    assert_close_to_reference(got, want, rtol=RTOL[float_dtype.name])
+
+
+def test_lion_smooth_beta_is_a_hyperparameter_only_when_smooth():
+    p = jnp.zeros(2)
+    assert "smooth_beta" not in gradtx.hyperparams(gradtx.lion(0.1).init(p))
+    assert "smooth_beta" not in gradtx.hyperparams(gradtx.lion(0.1, mode="refined").init(p))
+    tx = gradtx.lion(0.1, weight_decay=0.0, mode="smooth", smooth_beta=2.0)
+    state = tx.init(p)
+    assert float(gradtx.hyperparams(state)["smooth_beta"]) == 2.0
+    g = jnp.array([1.0, -3.0])
+    u, _ = tx.update(g, gradtx.set_hyperparams(state, smooth_beta=0.5), p)
+    np.testing.assert_allclose(u, -0.1 * np.tanh(0.5 * 0.1 * np.array([1.0, -3.0])), rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (
+            lambda: gradtx.scale_by_lion(mode="soft"),
+            r"`scale_by_lion\(mode=\.\.\.\)` must be one of \['hard', 'smooth', 'refined'\]; "
+            r"got mode='soft'",
+        ),
+        (
+            lambda: gradtx.lion(0.1, mode="Hard"),
+            r"`lion\(mode=\.\.\.\)` must be one of \['hard', 'smooth', 'refined'\]",
+        ),
+        (
+            lambda: gradtx.scale_by_lion(mode="smooth", smooth_beta=0.0),
+            r"`scale_by_lion\(smooth_beta=\.\.\.\)` must lie in \(0, inf\)",
+        ),
+        (lambda: gradtx.lion(0.1, smooth_beta=-1.0), r"`lion\(smooth_beta=.*got smooth_beta=-1"),
+    ],
+)
+def test_lion_mode_errors(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()

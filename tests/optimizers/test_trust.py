@@ -363,6 +363,7 @@ NAMES = [
     "noisy_sgd",
     "polyak_sgd",
     "optimistic_gradient_descent",
+    "optimistic_adam",
     "optimistic_adam_v2",
     "scale_by_trust_ratio",
     "add_noise",
@@ -411,6 +412,12 @@ def test_signature_matches_optax(name):
             r"`optimistic_gradient_descent\(alpha=.*got alpha=-1\.0",
         ),
         (lambda: gradtx.optimistic_adam_v2(0.1, beta=-1.0), r"`optimistic_adam_v2\(beta="),
+        (lambda: gradtx.optimistic_adam(-0.1), r"`optimistic_adam\(learning_rate=.*got learn"),
+        (
+            lambda: gradtx.optimistic_adam(0.1, optimism=-1.0),
+            r"`optimistic_adam\(optimism=\.\.\.\)` must lie in \[0, inf\); got optimism=-1\.0",
+        ),
+        (lambda: gradtx.optimistic_adam(0.1, b1=1.5), r"b1=\.\.\.\)` must lie in \[0, 1\]"),
         (lambda: gradtx.optimistic_adam_v2(0.1, b2=2.0), r"got b2=2\.0"),
         (lambda: gradtx.scale_by_optimistic_gradient(-1.0), r"optimistic_gradient\(alpha="),
     ],
@@ -450,6 +457,11 @@ def test_add_noise_without_key_warns():
             gradtx.optimistic_adam_v2(0.1),
             ["alpha", "b1", "b2", "beta", "eps", "eps_root", "learning_rate"],
         ),
+        (gradtx.optimistic_adam(0.1), ["b1", "b2", "eps", "eps_root", "learning_rate"]),
+        (
+            gradtx.optimistic_adam(0.1, 0.5),
+            ["b1", "b2", "eps", "eps_root", "learning_rate", "optimism"],
+        ),
     ],
 )
 def test_hyperparams_are_in_state(tx, names):
@@ -468,3 +480,77 @@ def test_set_hyperparams_changes_lamb_weight_decay():
     np.testing.assert_array_equal(u0["w"], [0.0, 0.0])
     # With a zero gradient the direction is the decay: a step of lr * |p| towards 0.
     np.testing.assert_allclose(u1["w"], [-0.3, -0.4], rtol=1e-6)
+
+
+# --------------------------------------------------------------------------------------
+# optimistic_adam (optax's first version): the paper's Algorithm 1, NumPy reference
+
+
+class OptimisticAdamPaper:
+    """Daskalakis et al. 2018, Algorithm 1 (Optimistic Adam), with the optimism as its
+    own weight: :math:`r_t = \\hat m_t / (\\sqrt{\\hat v_t} + \\epsilon)`, step
+    :math:`-\\alpha r_t - o (r_t - r_{t-1})` (:math:`o = \\alpha` is the paper's
+    :math:`-2\\alpha r_t + \\alpha r_{t-1}`), with :math:`r_0 = r_1`."""
+
+    def __init__(self, learning_rate, optimism, b1, b2, eps):
+        self.lr, self.o, self.b1, self.b2, self.eps = learning_rate, optimism, b1, b2, eps
+
+    def init(self, params):
+        self.t, self.prev = 0, None
+        self.m = [np.zeros_like(p, dtype=np.float64) for p in params]
+        self.v = [np.zeros_like(p, dtype=np.float64) for p in params]
+        return self
+
+    def update(self, grads, params):
+        self.t += 1
+        rs = []
+        for i, g in enumerate(grads):
+            g = np.asarray(g, np.float64)
+            self.m[i] = self.b1 * self.m[i] + (1 - self.b1) * g
+            self.v[i] = self.b2 * self.v[i] + (1 - self.b2) * g * g
+            m_hat = self.m[i] / (1 - self.b1**self.t)
+            v_hat = self.v[i] / (1 - self.b2**self.t)
+            rs.append(m_hat / (np.sqrt(v_hat) + self.eps))
+        prev = rs if self.prev is None else self.prev
+        self.prev = rs
+        return [-self.lr * r - self.o * (r - q) for r, q in zip(rs, prev, strict=True)]
+
+
+@pytest.mark.parametrize(
+    ("lr", "optimism", "b1", "b2"),
+    [(0.1, None, 0.9, 0.999), (0.05, 0.3, 0.8, 0.99)],
+    ids=["paper", "optimism"],
+)
+def test_optimistic_adam_matches_paper(lr, optimism, b1, b2, float_dtype, rng):
+    params = nested_params(rng, float_dtype)
+    grads = gradient_stream(rng, params, STEPS)
+    tx = gradtx.optimistic_adam(lr, optimism, b1=b1, b2=b2, eps=1e-8, nesterov=False)
+    got = run_gradtx(tx, params, grads)
+    o = lr if optimism is None else optimism
+    reference = OptimisticAdamPaper(*(ref.f32(x) for x in (lr, o, b1, b2, 1e-8)))
+    want = ref.run(reference, leaves(params), [leaves(g) for g in grads])
+    assert_close_to_reference(got, want, rtol=RTOL[float_dtype.name])
+
+
+def test_optimistic_adam_is_v2_with_relative_optimism(rng, x64):
+    # optimistic_adam(lr, o) == optimistic_adam_v2(lr, alpha=1, beta=o / lr).
+    params = nested_params(rng, np.float64)
+    grads = gradient_stream(rng, params, STEPS)
+    got = run_gradtx(gradtx.optimistic_adam(0.125, 0.5), params, grads)
+    want = run_gradtx(gradtx.optimistic_adam_v2(0.125, alpha=1.0, beta=4.0), params, grads)
+    assert_close_to_reference(got, [leaves(w) for w in want], rtol=1e-12)
+
+
+def test_optimistic_adam_optimism_follows_the_learning_rate(rng, x64):
+    # Without `optimism`, setting the learning rate sets the optimism too.
+    params = nested_params(rng, np.float64)
+    grads = gradient_stream(rng, params, 3)
+    tx = gradtx.optimistic_adam(0.1)
+    state = gradtx.set_hyperparams(tx.init(params), learning_rate=0.25)
+    ours, theirs = tx, gradtx.optimistic_adam(0.25, 0.25)
+    s1, s2 = state, theirs.init(params)
+    for g in grads:
+        u1, s1 = ours.update(g, s1, params)
+        u2, s2 = theirs.update(g, s2, params)
+        for a, b in zip(leaves(u1), leaves(u2), strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-12)

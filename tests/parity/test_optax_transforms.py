@@ -620,10 +620,6 @@ SIGNATURE_EXCEPTIONS = {
         "its default decay_rate_fn is gradtx's own function with the same formula, "
         "1 - t**(-decay_rate); a function default never compares equal to optax's."
     ),
-    "scale_by_lion": (
-        "optax's keyword-only `mode`/`smooth_beta` variants are not in the Lion paper "
-        "(Chen et al. 2023); gradtx has the paper's sign update only, for now."
-    ),
     "bias_correction": (
         "gradtx.bias_correction is the transformation that divides an EMA by 1 - decay**t "
         "(DESIGN.md lists it among the primitives); optax's top-level bias_correction is "
