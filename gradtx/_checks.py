@@ -70,3 +70,17 @@ def check_schedule_or_nonnegative(fn: str, name: str, value: Any) -> None:
     """A learning rate: a schedule, or a number ``>= 0``."""
     if value is not None and not callable(value):
         check_nonnegative(fn, name, value)
+
+
+def check_transformation(fn: str, name: str, value: Any) -> None:
+    """Raise TypeError unless ``value`` is a gradient transformation (an init/update pair).
+
+    The message names the call (``fn(name=...)``) and says what was given instead, since
+    the usual mistake is passing the factory (``gradtx.adamw``) or a state.
+    """
+    if not (isinstance(value, tuple) and len(value) == 2 and all(callable(f) for f in value)):
+        raise TypeError(
+            f"`{fn}({name}=...)` must be a gradient transformation (an (init, update) pair "
+            f"such as gradtx.adamw(1e-3)); got {type(value).__name__} {value!r}. Pass the "
+            "transformation, not its factory or its state."
+        )

@@ -7,7 +7,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from gradtx._checks import check_nonnegative
+from gradtx._checks import check_nonnegative, check_transformation
 from gradtx._treeutil import tmap
 from gradtx.base import (
     GradientTransformation,
@@ -30,16 +30,6 @@ class CautiousState(NamedTuple):
     """
 
     inner_state: Any
-
-
-def _check_transformation(fn: str, inner: Any) -> None:
-    ok = isinstance(inner, tuple) and len(inner) == 2 and all(callable(f) for f in inner)
-    if not ok:
-        raise TypeError(
-            f"`{fn}(inner)` wraps a gradient transformation (an (init, update) pair such as "
-            f"gradtx.adamw(1e-3)); got {type(inner).__name__} {inner!r}. Pass the "
-            "transformation, not its factory or its state."
-        )
 
 
 def cautious(
@@ -103,7 +93,7 @@ def cautious(
       >>> float(gradtx.hyperparams(s)["learning_rate"])
       0.009999999776482582
     """
-    _check_transformation("cautious", inner)
+    check_transformation("cautious", "inner", inner)
     if not isinstance(normalize, bool):
         raise TypeError(f"`cautious(normalize=...)` must be a bool; got {normalize=}.")
     check_nonnegative("cautious", "eps", eps)

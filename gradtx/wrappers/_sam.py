@@ -8,6 +8,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from gradtx._checks import check_transformation
 from gradtx._hyperparams import _STATE_TYPES, OptimizerState
 from gradtx._treeutil import tmap
 from gradtx.base import (
@@ -84,14 +85,6 @@ def normalize() -> GradientTransformationExtraArgs:
         return tmap(lambda x: (x * inv).astype(x.dtype), updates), state
 
     return GradientTransformationExtraArgs(init_fn, update_fn)
-
-
-def _check_transformation(name: str, tx: Any) -> None:
-    if not (isinstance(tx, tuple) and len(tx) == 2 and all(callable(f) for f in tx)):
-        raise TypeError(
-            f"`sam({name}=...)` must be a gradient transformation (an (init, update) pair "
-            f"such as gradtx.sgd(0.1)); got {type(tx).__name__} {tx!r}."
-        )
 
 
 def _reinit(tx: GradientTransformation, params: Params, old: Any) -> Any:
@@ -197,8 +190,8 @@ def sam(
       >>> u  # the gradient at 1.1 (not at 1) drives the step
       Array([-0.3124], dtype=float32)
     """
-    _check_transformation("optimizer", optimizer)
-    _check_transformation("adv_optimizer", adv_optimizer)
+    check_transformation("sam", "optimizer", optimizer)
+    check_transformation("sam", "adv_optimizer", adv_optimizer)
     if isinstance(sync_period, bool) or not isinstance(sync_period, int) or sync_period < 1:
         raise ValueError(f"`sam(sync_period=...)` must be an integer >= 1; got {sync_period=}.")
     opt = with_extra_args_support(optimizer)

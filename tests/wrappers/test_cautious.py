@@ -129,7 +129,11 @@ def test_none_leaves_and_complex():
 @pytest.mark.parametrize(
     ("call", "error", "match"),
     [
-        (lambda: gradtx.cautious(gradtx.adamw), TypeError, r"`cautious\(inner\)` wraps a grad"),
+        (
+            lambda: gradtx.cautious(gradtx.adamw),
+            TypeError,
+            r"`cautious\(inner=\.\.\.\)` must be a gradient transformation",
+        ),
         (lambda: gradtx.cautious(3.0), TypeError, r"got float 3\.0"),
         (
             lambda: gradtx.cautious(gradtx.sgd(0.1), eps=-1.0),
