@@ -53,3 +53,28 @@ def float_dtype(request: pytest.FixtureRequest):
         yield np.dtype(request.param)
     finally:
         jax.config.update("jax_enable_x64", previous)
+
+
+_BACKEND_COMPILES: list[str] = []
+_COMPILE_LISTENER_REGISTERED = False
+
+
+@pytest.fixture
+def count_compiles():
+    """``count_compiles()`` is the number of XLA compilations so far in this process.
+
+    Used to show that eager (un-jitted) steps after the first compile nothing: a
+    transformation that builds new closures for ``lax.scan``/``lax.cond`` every call
+    misses JAX's caches and recompiles at every step.
+    """
+    global _COMPILE_LISTENER_REGISTERED
+    if not _COMPILE_LISTENER_REGISTERED:
+        jax.monitoring.register_event_duration_secs_listener(
+            lambda name, secs, **kw: (
+                _BACKEND_COMPILES.append(name)
+                if name.endswith("backend_compile_duration")
+                else None
+            )
+        )
+        _COMPILE_LISTENER_REGISTERED = True
+    return lambda: len(_BACKEND_COMPILES)

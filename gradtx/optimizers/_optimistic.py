@@ -6,7 +6,7 @@ from typing import Any
 
 import jax
 
-from gradtx._checks import check_nonnegative, check_schedule_or_nonnegative
+from gradtx._checks import check_decay, check_nonnegative, check_schedule_or_nonnegative
 from gradtx.base import GradientTransformationExtraArgs, ScalarOrSchedule
 from gradtx.combine import chain
 from gradtx.optimizers._alias import build_optimizer
@@ -136,7 +136,10 @@ def optimistic_adam_v2(
     check_schedule_or_nonnegative(fn, "learning_rate", learning_rate)
     check_nonnegative(fn, "alpha", alpha)
     check_nonnegative(fn, "beta", beta)
-    scale_by_adam(b1, b2, eps, eps_root)  # validates b1, b2, eps, eps_root eagerly
+    check_decay(fn, "b1", b1)
+    check_decay(fn, "b2", b2)
+    check_nonnegative(fn, "eps", eps)
+    check_nonnegative(fn, "eps_root", eps_root)
     hps = dict(
         learning_rate=learning_rate,
         alpha=alpha,
@@ -221,7 +224,10 @@ def optimistic_adam(
     fn = "optimistic_adam"
     check_schedule_or_nonnegative(fn, "learning_rate", learning_rate)
     check_schedule_or_nonnegative(fn, "optimism", optimism)
-    scale_by_adam(b1, b2, eps, eps_root)  # validates b1, b2, eps, eps_root eagerly
+    check_decay(fn, "b1", b1)
+    check_decay(fn, "b2", b2)
+    check_nonnegative(fn, "eps", eps)
+    check_nonnegative(fn, "eps_root", eps_root)
     hps = dict(learning_rate=learning_rate, b1=b1, b2=b2, eps=eps, eps_root=eps_root)
     if optimism is not None:
         hps["optimism"] = optimism

@@ -101,6 +101,19 @@ def adam_mini_blocks(block_axes: Any, params: Any, fn: str = "adam_mini_blocks")
     paths_leaves, treedef = jax.tree_util.tree_flatten_with_path(params, is_leaf=is_none)
     if callable(block_axes):
         block_axes = block_axes(params)
+    if isinstance(block_axes, (tuple, list)) and block_axes and _is_axes(block_axes):
+        try:
+            treedef.flatten_up_to(block_axes)
+        except (ValueError, TypeError):
+            pass  # not shaped like the params: one spec for every leaf
+        else:
+            raise ValueError(
+                f"`{fn}(block_axes={block_axes!r})` is ambiguous for parameters held in a "
+                f"{type(block_axes).__name__} of {len(block_axes)}: one spec for every leaf, or "
+                "one axis per leaf? Write per-leaf specs as one-element tuples, e.g. "
+                "((0,), (1,)), or one spec for every leaf as a tree, e.g. "
+                "jax.tree.map(lambda _: (0, 1), params)."
+            )
     if block_axes is None or _is_axes(block_axes):
         specs = [block_axes] * len(paths_leaves)
     else:

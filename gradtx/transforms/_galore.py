@@ -147,6 +147,20 @@ def _projector(g: jax.Array, plan: _Plan, dtype: Any) -> jax.Array:
     return p.astype(dtype)
 
 
+# The two branches of the refresh are module-level functions (their plan read from the
+# shapes: the rank is p's column count, the left side is projected when m >= n), so that
+# lax.cond's cache holds across eager calls instead of recompiling every step.
+def _refreshed_projector(m: jax.Array, p: jax.Array) -> jax.Array:
+    rows, cols = m.shape
+    plan = _Plan(perm=(), m=rows, n=cols, rank=p.shape[1], left=rows >= cols)
+    return _projector(m, plan, p.dtype)
+
+
+def _same_projector(m: jax.Array, p: jax.Array) -> jax.Array:
+    del m
+    return p
+
+
 def _project(g: jax.Array, p: jax.Array, plan: _Plan) -> jax.Array:
     return jnp.conj(p).T @ g if plan.left else g @ p
 
@@ -180,7 +194,9 @@ def scale_by_galore(
     default), whose state therefore holds :math:`r \\times n` (or :math:`m \\times r`)
     moments instead of :math:`m \\times n`. The longer side is projected: the left
     singular vectors (:math:`P` is :math:`m \\times r`) when :math:`m \\ge n`, the
-    right ones otherwise. The SVD is computed in float32 (complex64) whatever the
+    right ones otherwise, as optax does (the authors' release chooses the other side:
+    right singular vectors for :math:`m \\ge n`, an :math:`m \\times r` state). The SVD is
+    computed in float32 (complex64) whatever the
     parameters' dtype, as the paper's implementation does, and :math:`P` is kept in
     the parameters' dtype; the base optimizer's state is kept across projector
     refreshes. Leaves that are not projected (by default every leaf that is not 2-D)
@@ -269,13 +285,7 @@ def scale_by_galore(
                 projector.append(p)
                 continue
             mat = _to_matrix(g, plan)
-            p = jax.lax.cond(
-                refresh,
-                lambda m, p, plan=plan: _projector(m, plan, p.dtype),
-                lambda m, p: p,
-                mat,
-                p,
-            )
+            p = jax.lax.cond(refresh, _refreshed_projector, _same_projector, mat, p)
             projector.append(p)
             low.append(like(_project(mat, p, plan), g))
         low_out, base_state = base.update(

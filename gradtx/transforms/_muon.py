@@ -217,13 +217,21 @@ def fans(fn: str, shape: tuple[int, ...], d: MuonDimensionNumbers, where: str) -
     return rows, cols
 
 
+def gram(y: jax.Array) -> jax.Array:
+    """``Y Y^H`` over the last two axes."""
+    return y @ jnp.swapaxes(y, -1, -2).conj()
+
+
+def _newton_schulz_iteration(y: jax.Array, abc: jax.Array) -> tuple[jax.Array, None]:
+    """One quintic Newton-Schulz step ``aY + (bG + cG^2) Y`` with ``G = Y Y^H``."""
+    g = gram(y)
+    return abc[0] * y + (abc[1] * g + abc[2] * (g @ g)) @ y, None
+
+
 def _newton_schulz(
     x: jax.Array, coeffs: jax.Array, ns_steps: int, eps: Any, preconditioning: str
 ) -> jax.Array:
     """Orthogonalize a stack of wide matrices ``x`` (shape ``(batch, r, c)``, r <= c)."""
-
-    def gram(y: jax.Array) -> jax.Array:
-        return y @ jnp.swapaxes(y, -1, -2).conj()
 
     def safe_inv(v: jax.Array) -> jax.Array:
         pos = v > 0
@@ -243,13 +251,10 @@ def _newton_schulz(
         rowsum = jnp.sum(jnp.abs(gram(x)), axis=-1, keepdims=True)
         x = x * jnp.sqrt(safe_inv(rowsum))
 
-    def iterate(y: jax.Array, abc: jax.Array) -> tuple[jax.Array, None]:
-        g = gram(y)
-        return abc[0] * y + (abc[1] * g + abc[2] * (g @ g)) @ y, None
-
-    # A scan, not an unrolled loop: one iteration is compiled, whatever ns_steps.
+    # A scan, not an unrolled loop: one iteration is compiled, whatever ns_steps. Its
+    # body is a module-level function, so that scan's cache holds across eager calls.
     table = coeffs if coeffs.ndim == 2 else jnp.broadcast_to(coeffs, (ns_steps, 3))
-    return jax.lax.scan(iterate, x, table)[0]
+    return jax.lax.scan(_newton_schulz_iteration, x, table)[0]
 
 
 def orthogonalize(

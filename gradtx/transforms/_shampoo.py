@@ -312,7 +312,7 @@ def _step(
         if graft_type in ("sgd", "none"):
             return g, acc
         if graft_type == "adagrad":
-            acc = acc + g * g
+            acc = (acc + g * g).astype(acc.dtype)
             return g / (jnp.sqrt(acc) + diagonal_epsilon), acc
         acc = (beta * acc + weight * g * g).astype(acc.dtype)
         debias = jnp.where(beta == 1, 1.0, 1 - jax.lax.pow(beta, t.astype(beta.dtype)))

@@ -228,3 +228,20 @@ def test_hyperparams_are_in_the_state():
         "eps": 0.25,
         "weight_decay": 0.125,
     }
+
+
+def test_tuple_spec_for_tuple_params_is_refused_as_ambiguous():
+    # (0, 1) for a pair of leaves could be "axes (0, 1) of every leaf" or "axis 0 of the
+    # first, axis 1 of the second": refused, with both unambiguous spellings.
+    params = (jnp.zeros((3, 4)), jnp.zeros((5, 6)))
+    with pytest.raises(
+        ValueError, match=r"block_axes=\(0, 1\)\)` is ambiguous.*\(\(0,\), \(1,\)\)"
+    ):
+        gradtx.adam_mini_blocks((0, 1), params)
+    with pytest.raises(ValueError, match="ambiguous"):
+        gradtx.adam_mini(0.1, block_axes=lambda p: (0, 1)).init(params)
+    assert gradtx.adam_mini_blocks(((0,), (1,)), params) == ((0,), (1,))
+    shared = jax.tree.map(lambda _: (0, 1), params)
+    assert gradtx.adam_mini_blocks(shared, params) == ((0, 1), (0, 1))
+    # Where the tree is not shaped like the spec, a tuple is one spec for every leaf.
+    assert gradtx.adam_mini_blocks((0, 1), {"a": jnp.zeros((2, 3))}) == {"a": (0, 1)}

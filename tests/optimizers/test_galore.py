@@ -311,3 +311,21 @@ def test_wrong_dimension_numbers_type_raises():
     tx = gradtx.contrib.scale_by_galore(weight_dimension_numbers={"a": (0, 1)})
     with pytest.raises(TypeError, match=r"GaLoreDimensionNumbers or None per leaf; got \(0, 1\)"):
         tx.init({"a": jnp.zeros((2, 3))})
+
+
+def test_eager_steps_compile_once(count_compiles):
+    # The projector refresh's lax.cond branches are module-level functions: further
+    # un-jitted steps (refreshes included) reuse the compiled programs.
+    params = {"w": jnp.ones((6, 4)), "b": jnp.ones(4)}
+    tx = gradtx.galore(0.1, rank=2, update_proj_gap=2)
+
+    def steps(n):
+        state = tx.init(params)
+        for i in range(n):
+            grads = jax.tree.map(lambda p, i=i: jnp.full_like(p, 0.1 * (i + 1)), params)
+            _, state = tx.update(grads, state, params)
+
+    steps(2)
+    before = count_compiles()
+    steps(3)
+    assert count_compiles() == before
