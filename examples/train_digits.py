@@ -15,12 +15,20 @@ on the same shuffled mini-batches by
   it start 3x higher (3e-3), learn faster early and settle later,
 
 and the script prints a markdown table (final learning rate read back from the optimizer
-state with ``gradtx.hyperparams``, train loss, train/test accuracy, seconds) and saves the
+state with ``gradtx.hyperparams``, train loss, train/test accuracy, the last step's gradient
+norm and update/parameter ratio read from the state, seconds) and saves the
 loss curves to ``examples/out/digits_loss.png``.
 
 How it is built: one training step is a pure function (loss, gradient, ``tx.update``,
 ``gradtx.apply_updates``); one epoch is a ``jax.lax.scan`` of that step over the shuffled
 batches, compiled once with ``jax.jit``. The whole run takes a few seconds on a laptop CPU.
+
+With ``--resume FOLDER`` each optimizer's run is checkpointed after every epoch with
+``gradtx.checkpoint.save`` (parameters, optimizer state, epoch and loss curves, in
+``FOLDER/<optimizer>.npz``, written atomically), and a run that finds its checkpoint
+there continues from it with ``gradtx.checkpoint.restore``, logging the learning rate it
+reads back from the restored state. An interrupted run, resumed, ends with the same
+parameters, bit for bit, as one that was never interrupted.
 
 Run it from the repository root::
 
@@ -28,6 +36,7 @@ Run it from the repository root::
     python examples/train_digits.py                 # the full comparison
     python examples/train_digits.py --quick         # a few epochs (CI smoke test)
     python examples/train_digits.py --epochs 60 --batch-size 128 --seed 1 --out /tmp/digits
+    python examples/train_digits.py --resume /tmp/digits-ckpt  # checkpoint; rerun to resume
 """
 
 from __future__ import annotations
@@ -35,6 +44,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import pathlib
+import re
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -175,6 +185,14 @@ class Result:
     train_acc: float
     test_acc: float
     seconds: float
+    grad_norm: float  # global gradient norm of the last step, read from the state
+    update_ratio: float  # ||update|| / ||params|| of the last step, read from the state
+
+
+def checkpoint_path(folder: pathlib.Path, name: str) -> pathlib.Path:
+    """Where ``--resume FOLDER`` keeps one optimizer's checkpoint (``adam + decay`` ->
+    ``adam_decay.npz``)."""
+    return folder / (re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_") + ".npz")
 
 
 def train(
@@ -186,29 +204,81 @@ def train(
     batch_size: int,
     seed: int,
     progress: bool,
+    checkpoint: pathlib.Path | None = None,
+    stop_after: int | None = None,
 ) -> Result:
-    """Train from He-initialized weights (the same for every optimizer with the same seed)."""
+    """Train from He-initialized weights (the same for every optimizer with the same seed).
+
+    With ``checkpoint``, the run is saved there after every epoch and, if the file exists,
+    continues from it; ``stop_after`` ends the run after that many epochs in all (to try
+    resuming). The shuffling keys are derived from the seed for all ``epochs`` up front,
+    so a resumed run sees the same batches as an uninterrupted one.
+    """
     init_key, shuffle_key = jax.random.split(jax.random.key(seed))
     params = he_init(init_key)
+    # norms() records the last step's gradient and update norms in the state (no host
+    # callback); the loop reads them by name with gradtx.tree.get.
+    tx = gradtx.monitoring.norms(tx)
     opt_state = tx.init(params)
     initial_lr = float(gradtx.hyperparams(opt_state)["learning_rate"])
     run_epoch = make_epoch(tx, data.x_train, data.y_train, batch_size)
 
-    epoch_loss: list[float] = []
-    test_acc_curve: list[float] = []
+    # What a checkpoint holds: everything the loop needs to go on where it stopped.
+    # The curves have a fixed length (NaN for epochs not run yet), so the file's shapes
+    # are known in advance and checked on restore.
+    ckpt = {
+        "params": params,
+        "opt_state": opt_state,
+        "epoch": 0,
+        "run": np.asarray([seed, batch_size, epochs], np.int64),
+        "epoch_loss": np.full(epochs, np.nan, np.float64),
+        "test_acc": np.full(epochs, np.nan, np.float64),
+    }
+    if checkpoint is not None and checkpoint.exists():
+        ckpt = gradtx.checkpoint.restore(checkpoint, like=ckpt)
+        if list(ckpt["run"]) != [seed, batch_size, epochs]:
+            raise ValueError(
+                f"{checkpoint} was saved by a run with (seed, batch size, epochs) = "
+                f"{tuple(int(v) for v in ckpt['run'])}, not {(seed, batch_size, epochs)}; "
+                "pass the same flags, or another --resume folder."
+            )
+        # The learning rate the last update used, read back from the restored state.
+        lr = float(gradtx.hyperparams(ckpt["opt_state"])["learning_rate"])
+        print(f"{name}: resumed from {checkpoint} after epoch {ckpt['epoch']}, lr {lr:.3g}")
+    params, opt_state = ckpt["params"], ckpt["opt_state"]
+    last = epochs if stop_after is None else min(stop_after, epochs)
+
     start = time.perf_counter()
+    keys = jax.random.split(shuffle_key, epochs)
     # disable=None: tqdm hides the bar by itself when its stream (stderr) is not a terminal.
     with tqdm(
-        total=epochs, desc=f"{name:>12}", leave=False, disable=None if progress else True
+        total=epochs,
+        initial=ckpt["epoch"],
+        desc=f"{name:>12}",
+        leave=False,
+        disable=None if progress else True,
     ) as bar:
-        for key in jax.random.split(shuffle_key, epochs):
-            params, opt_state, losses = run_epoch(params, opt_state, key)
-            epoch_loss.append(float(losses.mean()))
-            test_acc_curve.append(float(evaluate(params, data.x_test, data.y_test)[1]))
-            bar.set_postfix(loss=f"{epoch_loss[-1]:.4f}", test_acc=f"{test_acc_curve[-1]:.3f}")
+        for epoch in range(ckpt["epoch"], last):
+            params, opt_state, losses = run_epoch(params, opt_state, keys[epoch])
+            ckpt["epoch_loss"][epoch] = float(losses.mean())
+            ckpt["test_acc"][epoch] = float(evaluate(params, data.x_test, data.y_test)[1])
+            ckpt.update(params=params, opt_state=opt_state, epoch=epoch + 1)
+            if checkpoint is not None:
+                gradtx.checkpoint.save(checkpoint, ckpt)
+            bar.set_postfix(
+                loss=f"{ckpt['epoch_loss'][epoch]:.4f}",
+                test_acc=f"{ckpt['test_acc'][epoch]:.3f}",
+                lr=f"{float(gradtx.hyperparams(opt_state)['learning_rate']):.3g}",
+                grad_norm=f"{float(gradtx.tree.get(opt_state, 'grad_norm')):.3g}",
+            )
             bar.update()
     train_loss, train_acc = evaluate(params, data.x_train, data.y_train)
     seconds = time.perf_counter() - start
+    # The last step's norms, as the optimizer recorded them in its state.
+    grad_norm = float(gradtx.tree.get(opt_state, "grad_norm"))
+    update_ratio = float(gradtx.tree.get(opt_state, "update_param_ratio"))
+    epoch_loss = [float(v) for v in ckpt["epoch_loss"][: ckpt["epoch"]]]
+    test_acc_curve = [float(v) for v in ckpt["test_acc"][: ckpt["epoch"]]]
 
     return Result(
         name=name,
@@ -219,8 +289,10 @@ def train(
         test_acc_curve=test_acc_curve,
         train_loss=float(train_loss),
         train_acc=float(train_acc),
-        test_acc=test_acc_curve[-1],
+        test_acc=test_acc_curve[-1] if test_acc_curve else float("nan"),
         seconds=seconds,
+        grad_norm=grad_norm,
+        update_ratio=update_ratio,
     )
 
 
@@ -246,8 +318,8 @@ def markdown_table(results: Sequence[Result]) -> str:
     """One row per optimizer."""
     lines = [
         "| optimizer | learning rate (start -> end) | train loss | train acc | test acc "
-        "| seconds |",
-        "|---|---|---:|---:|---:|---:|",
+        "| last grad norm | last update/param | seconds |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         lr = f"{r.initial_lr:.3g}"
@@ -255,7 +327,7 @@ def markdown_table(results: Sequence[Result]) -> str:
             lr += f" -> {r.final_lr:.3g}"
         lines.append(
             f"| {r.name} | {lr} | {r.train_loss:.4f} | {r.train_acc:.3f} | {r.test_acc:.3f} "
-            f"| {r.seconds:.1f} |"
+            f"| {r.grad_norm:.3g} | {r.update_ratio:.2e} | {r.seconds:.1f} |"
         )
     return "\n".join(lines)
 
@@ -300,11 +372,28 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="folder for digits_loss.png (default examples/out)",
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    parser.add_argument(
+        "--resume",
+        type=pathlib.Path,
+        default=None,
+        metavar="FOLDER",
+        help="checkpoint each optimizer's run in FOLDER after every epoch, and continue "
+        "from the checkpoints found there",
+    )
+    parser.add_argument(
+        "--stop-after",
+        type=int,
+        default=None,
+        metavar="N",
+        help="stop each run after N epochs in all (e.g. to resume it later with --resume)",
+    )
     args = parser.parse_args(argv)
     if args.epochs is None:
         args.epochs = QUICK_EPOCHS if args.quick else DEFAULT_EPOCHS
     if args.epochs < 1 or args.batch_size < 1:
         parser.error("--epochs and --batch-size must be positive")
+    if args.stop_after is not None and args.stop_after < 1:
+        parser.error("--stop-after must be positive")
     return args
 
 
@@ -324,18 +413,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"seed {args.seed}\n"
     )
 
-    results = [
-        train(
-            name,
-            tx,
-            data,
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            seed=args.seed,
-            progress=not args.no_progress,
-        )
-        for name, tx in optimizers(steps_per_epoch).items()
-    ]
+    if args.resume is not None:
+        args.resume.mkdir(parents=True, exist_ok=True)
+    results = []
+    for name, tx in optimizers(steps_per_epoch).items():
+        path = None if args.resume is None else checkpoint_path(args.resume, name)
+        try:
+            result = train(
+                name,
+                tx,
+                data,
+                epochs=args.epochs,
+                batch_size=args.batch_size,
+                seed=args.seed,
+                progress=not args.no_progress,
+                checkpoint=path,
+                stop_after=args.stop_after,
+            )
+        except ValueError as e:  # a checkpoint from another run: say so, do not overwrite
+            print(f"cannot resume {name}: {e}", file=sys.stderr)
+            return 2
+        results.append(result)
+    if args.resume is not None:
+        print(f"checkpoints in {args.resume}\n")
     print(markdown_table(results))
 
     args.out.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,10 @@ small primitives. The public core follows optax's names, signatures and numerics
 hyperparameters in its state (:func:`hyperparams`, :func:`set_hyperparams`).
 """
 
+from gradtx import checkpoint as checkpoint
 from gradtx import contrib as contrib
+from gradtx import masks as masks
+from gradtx import monitoring as monitoring
 from gradtx import schedules as schedules
 from gradtx import tree as tree
 from gradtx.apply import apply_updates as apply_updates
@@ -31,6 +34,7 @@ from gradtx.base import stateless_with_tree_map as stateless_with_tree_map
 from gradtx.base import with_extra_args_support as with_extra_args_support
 from gradtx.combine import chain as chain
 from gradtx.combine import named_chain as named_chain
+from gradtx.masks import labels_by_path as labels_by_path
 from gradtx.numerics import safe_increment as safe_increment
 from gradtx.numerics import safe_int32_increment as safe_int32_increment
 from gradtx.numerics import safe_norm as safe_norm
@@ -59,11 +63,15 @@ __all__ = sorted(
         "TransformUpdateExtraArgsFn",
         "TransformUpdateFn",
         "Updates",
+        "checkpoint",
         "contrib",
+        "monitoring",
         "apply_updates",
         "chain",
         "identity",
         "incremental_update",
+        "labels_by_path",
+        "masks",
         "named_chain",
         "periodic_update",
         "safe_increment",

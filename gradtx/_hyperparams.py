@@ -116,6 +116,44 @@ class OptimizerState(NamedTuple):
 _STATE_TYPES = (InjectHyperparamsState, OptimizerState)
 
 
+def register_state_type(cls: type) -> None:
+    """Let :func:`hyperparams` and :func:`set_hyperparams` read and set states of ``cls``.
+
+    ``cls`` is a NamedTuple with a ``hyperparams`` field (a :class:`HyperparamsDict`) and
+    an ``inner_state`` field, as ``inject_stateful_hyperparams`` builds (private helper).
+    """
+    global _STATE_TYPES
+    if cls not in _STATE_TYPES:
+        _STATE_TYPES = (*_STATE_TYPES, cls)
+
+
+def bind_arguments(
+    wrapper: str, sig: inspect.Signature, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> dict[str, Any]:
+    """The factory's arguments by name, defaults filled in and ``**kwargs`` spread out."""
+    bound = sig.bind(*args, **kwargs)
+    bound.apply_defaults()
+    arguments: dict[str, Any] = {}
+    for arg, value in bound.arguments.items():
+        kind = sig.parameters[arg].kind
+        if kind is inspect.Parameter.VAR_KEYWORD:
+            arguments.update(value)
+        elif kind is inspect.Parameter.VAR_POSITIONAL:
+            raise TypeError(f"`{wrapper}` cannot wrap a factory taking *args.")
+        else:
+            arguments[arg] = value
+    return arguments
+
+
+def holds_hyperparams(node: Any) -> bool:
+    """Whether ``node`` is a state that records hyperparameters (any registered type).
+
+    Modules outside this one call this rather than importing ``_STATE_TYPES``, which
+    :func:`register_state_type` rebinds.
+    """
+    return isinstance(node, _STATE_TYPES)
+
+
 def _is_numeric(value: Any) -> bool:
     if isinstance(value, bool):
         return False
@@ -210,17 +248,7 @@ def _inject(
 
     @functools.wraps(inner_factory)
     def wrapped(*args: Any, **kwargs: Any) -> GradientTransformationExtraArgs:
-        bound = sig.bind(*args, **kwargs)
-        bound.apply_defaults()
-        arguments: dict[str, Any] = {}
-        for arg, value in bound.arguments.items():
-            kind = sig.parameters[arg].kind
-            if kind is inspect.Parameter.VAR_KEYWORD:
-                arguments.update(value)
-            elif kind is inspect.Parameter.VAR_POSITIONAL:
-                raise TypeError("`inject_hyperparams` cannot wrap a factory taking *args.")
-            else:
-                arguments[arg] = value
+        arguments = bind_arguments("inject_hyperparams", sig, args, kwargs)
         static = {k for k in arguments if k in static_args or _is_mask_name(k)}
         numeric = {k: v for k, v in arguments.items() if k not in static and _is_numeric(v)}
         schedules = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gradtx._structure import TreeMismatchError, diagnose_update
 from gradtx.base import (
     GradientTransformation,
     GradientTransformationExtraArgs,
@@ -62,8 +63,17 @@ def chain(*args: GradientTransformation) -> GradientTransformationExtraArgs:
     ) -> tuple[Updates, tuple[Any, ...]]:
         _check_state("chain", state, len(txs), tuple)
         new_state = []
-        for tx, s in zip(txs, state, strict=True):
-            updates, s = tx.update(updates, s, params, **extra_args)
+        for i, (tx, s) in enumerate(zip(txs, state, strict=True)):
+            try:
+                updates, s = tx.update(updates, s, params, **extra_args)
+            except TreeMismatchError:
+                raise  # already explained by a nested chain
+            except (ValueError, TypeError) as err:
+                # Only on failure: name the paths where updates, params and state part.
+                why = diagnose_update(f"chain.update (member {i})", tx.init, updates, s, params)
+                if why is None:
+                    raise
+                raise TreeMismatchError(why) from err
             new_state.append(s)
         return updates, tuple(new_state)
 

@@ -4,13 +4,17 @@
 optimizers. Each family's list lives in its own module ``tests/_catalogue_<family>.py``.
 """
 
+from _catalogue_accumulate import ENTRIES as ACCUMULATE
+from _catalogue_averaging import ENTRIES as AVERAGING
 from _catalogue_belief import ENTRIES as BELIEF
 from _catalogue_factored import ENTRIES as FACTORED
 from _catalogue_free import ENTRIES as FREE
 from _catalogue_lowmem import ENTRIES as LOWMEM
 from _catalogue_mix import ENTRIES as MIX
 from _catalogue_momo import ENTRIES as MOMO
+from _catalogue_monitoring import ENTRIES as MONITORING
 from _catalogue_muon import ENTRIES as MUON
+from _catalogue_partition import ENTRIES as PARTITION
 from _catalogue_schedfree import ENTRIES as SCHEDFREE
 from _catalogue_shampoo import ENTRIES as SHAMPOO
 from _catalogue_sign import ENTRIES as SIGN
@@ -31,5 +35,9 @@ CATALOGUE = [
     *SHAMPOO,
     *SOAP,
     *MUON,
+    *ACCUMULATE,  # MultiSteps, apply_if_finite, zero_nans, apply_every, conditionally_mask
     *WRAPPERS,  # cautious and sam, around optimizers above
+    *MONITORING,  # norms, monitor, snapshot, flatten, stateful injection, AGC
+    *PARTITION,  # partition and selective_transform, around optimizers above
+    *AVERAGING,  # param_ema, swa and scale_by_tree chained after optimizers
 ]

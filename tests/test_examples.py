@@ -25,7 +25,10 @@ import sys
 from types import ModuleType
 
 import jax
+import numpy as np
 import pytest
+
+import gradtx
 
 pytest.importorskip("matplotlib")
 pytest.importorskip("sklearn")
@@ -73,21 +76,63 @@ def _png(path: pathlib.Path) -> None:
 
 
 def test_train_digits_quick(train_digits, tmp_path, capsys):
-    _run(train_digits, ["--quick", "--out", str(tmp_path), "--no-progress"])
+    # With --resume: the run also checkpoints each optimizer after every epoch.
+    argv = ["--quick", "--out", str(tmp_path), "--no-progress", "--resume", str(tmp_path / "ck")]
+    _run(train_digits, argv)
     _png(tmp_path / "digits_loss.png")
     table = _table(capsys.readouterr().out)
     assert list(table) == ["sgd", "momentum 0.9", "rmsprop", "adam", "adam + decay"]
-    # columns: learning rate, train loss, train acc, test acc, seconds
-    for name, (_, loss, train_acc, test_acc, _) in table.items():
+    # columns: learning rate, train loss, train acc, test acc, last grad norm,
+    # last update/param ratio (both read from the state), seconds
+    for name, (_, loss, train_acc, test_acc, grad_norm, ratio, _) in table.items():
         assert float(test_acc) >= 0.90, (name, test_acc)
         assert float(train_acc) >= 0.95, (name, train_acc)
         assert float(loss) < 0.2, (name, loss)
+        # A trained network's mini-batch gradients are small but not zero, and each
+        # step moves the weights by a small fraction of their norm.
+        assert 1e-4 < float(grad_norm) < 2.0, (name, grad_norm)
+        assert 0.0 < float(ratio) < 1e-2, (name, ratio)
     # The decayed rate the state reports is alpha_0 / (1 + 0.1 * epoch) at the last epoch.
     start, end = (float(v) for v in table["adam + decay"][0].split("->"))
     epochs = train_digits.QUICK_EPOCHS
     assert start == pytest.approx(3e-3)
     assert end == pytest.approx(3e-3 / (1 + 0.1 * (epochs - 1)), rel=5e-3)
     assert float(table["adam"][0]) == pytest.approx(1e-3)
+
+    # Run again: every optimizer resumes from its finished checkpoint, logs the learning
+    # rate it reads from the restored state, trains no further and prints the same table.
+    _run(train_digits, argv)
+    out = capsys.readouterr().out
+    assert f"adam + decay: resumed from {tmp_path / 'ck' / 'adam_decay.npz'} after epoch 8, " in out
+    assert f"lr {end:.3g}" in out
+    again = _table(out)
+    assert {k: v[:-1] for k, v in again.items()} == {k: v[:-1] for k, v in table.items()}
+
+
+def test_train_digits_resumed_run_ends_bit_identical(train_digits, tmp_path, capsys):
+    # One optimizer (adam with its per-epoch decay: the schedule's step count is in the
+    # checkpoint too), 3 epochs: uninterrupted, and stopped after 1 then resumed.
+    data = train_digits.load_data()
+    steps = data.x_train.shape[0] // 64
+    tx = train_digits.optimizers(steps)["adam + decay"]
+    kwargs = {"epochs": 3, "batch_size": 64, "seed": 0, "progress": False}
+    with jax.numpy_rank_promotion("allow"):
+        whole = train_digits.train("a", tx, data, checkpoint=tmp_path / "a.npz", **kwargs)
+        train_digits.train("b", tx, data, checkpoint=tmp_path / "b.npz", stop_after=1, **kwargs)
+        resumed = train_digits.train("b", tx, data, checkpoint=tmp_path / "b.npz", **kwargs)
+    assert "b: resumed from" in capsys.readouterr().out
+    a = gradtx.checkpoint.restore(tmp_path / "a.npz")
+    b = gradtx.checkpoint.restore(tmp_path / "b.npz")
+    assert list(a) == list(b) and int(a["['epoch']"]) == 3
+    for path in a:  # params, optimizer state, epoch and curves, bit for bit
+        np.testing.assert_array_equal(a[path], b[path], err_msg=path)
+    assert resumed.epoch_loss == whole.epoch_loss and resumed.train_loss == whole.train_loss
+
+    # a checkpoint of another run is refused, and not overwritten
+    before = (tmp_path / "b.npz").read_bytes()
+    with pytest.raises(ValueError, match=r"saved by a run with \(seed, batch size, epochs\)"):
+        train_digits.train("b", tx, data, checkpoint=tmp_path / "b.npz", **{**kwargs, "seed": 1})
+    assert (tmp_path / "b.npz").read_bytes() == before
 
 
 def test_train_digits_full_run_reaches_95_percent(train_digits, tmp_path, capsys):

@@ -59,6 +59,8 @@ from gradtx.transforms._schedule_free import ScheduleFreeState as ScheduleFreeSt
 from gradtx.transforms._schedule_free import scale_by_adopt as scale_by_adopt
 from gradtx.transforms._schedule_free import schedule_free as schedule_free
 from gradtx.transforms._schedule_free import schedule_free_eval_params as schedule_free_eval_params
+from gradtx.wrappers._plateau import ReduceLROnPlateauState as ReduceLROnPlateauState
+from gradtx.wrappers._plateau import reduce_on_plateau as reduce_on_plateau
 from gradtx.wrappers._sam import NormalizeState as NormalizeState
 from gradtx.wrappers._sam import SAMState as SAMState
 from gradtx.wrappers._sam import normalize as normalize
@@ -81,6 +83,7 @@ __all__ = [
     "MuonState",
     "NormalizeState",
     "ProdigyState",
+    "ReduceLROnPlateauState",
     "SAMState",
     "ScaleByAdemamixState",
     "ScheduleFreeState",
@@ -102,6 +105,7 @@ __all__ = [
     "muon",
     "normalize",
     "prodigy",
+    "reduce_on_plateau",
     "sam",
     "scale_by_acprop",
     "scale_by_ademamix",

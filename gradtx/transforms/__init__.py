@@ -27,10 +27,19 @@ from gradtx.transforms._belief import scale_by_adan as scale_by_adan
 from gradtx.transforms._belief import scale_by_belief as scale_by_belief
 from gradtx.transforms._belief import scale_by_novograd as scale_by_novograd
 from gradtx.transforms._belief import scale_by_yogi as scale_by_yogi
+from gradtx.transforms._clipping import AdaptiveGradClipState as AdaptiveGradClipState
+from gradtx.transforms._clipping import ClipByGlobalNormState as ClipByGlobalNormState
+from gradtx.transforms._clipping import adaptive_grad_clip as adaptive_grad_clip
 from gradtx.transforms._clipping import clip as clip
 from gradtx.transforms._clipping import clip_by_block_rms as clip_by_block_rms
 from gradtx.transforms._clipping import clip_by_global_norm as clip_by_global_norm
 from gradtx.transforms._clipping import global_norm as global_norm
+from gradtx.transforms._clipping import (
+    per_example_global_norm_clip as per_example_global_norm_clip,
+)
+from gradtx.transforms._clipping import (
+    per_example_layer_norm_clip as per_example_layer_norm_clip,
+)
 from gradtx.transforms._factored import FactoredState as FactoredState
 from gradtx.transforms._factored import ScaleBySM3State as ScaleBySM3State
 from gradtx.transforms._factored import scale_by_factored_rms as scale_by_factored_rms
@@ -88,6 +97,8 @@ from gradtx.transforms._momentum import trace as trace
 from gradtx.transforms._muon import MuonDimensionNumbers as MuonDimensionNumbers
 from gradtx.transforms._muon import MuonState as MuonState
 from gradtx.transforms._muon import scale_by_muon as scale_by_muon
+from gradtx.transforms._per_parameter import layerwise_lr_decay as layerwise_lr_decay
+from gradtx.transforms._per_parameter import scale_by_tree as scale_by_tree
 from gradtx.transforms._scaling import ScaleByScheduleState as ScaleByScheduleState
 from gradtx.transforms._scaling import centralize as centralize
 from gradtx.transforms._scaling import scale as scale
@@ -121,6 +132,8 @@ from gradtx.transforms._weight_decay import AddDecayedWeightsState as AddDecayed
 from gradtx.transforms._weight_decay import add_decayed_weights as add_decayed_weights
 
 __all__ = [
+    "layerwise_lr_decay",
+    "scale_by_tree",
     "AddDecayedWeightsState",
     "AddNoiseState",
     "BiasCorrectionState",
@@ -173,6 +186,11 @@ __all__ = [
     "add_noise",
     "bias_correction",
     "centralize",
+    "AdaptiveGradClipState",
+    "ClipByGlobalNormState",
+    "adaptive_grad_clip",
+    "per_example_global_norm_clip",
+    "per_example_layer_norm_clip",
     "clip",
     "clip_by_block_rms",
     "clip_by_global_norm",

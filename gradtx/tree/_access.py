@@ -1,7 +1,9 @@
 """Reading and writing parts of a state by name (``"mu"``, ``"count"``, ``"learning_rate"``).
 
 Names are NamedTuple field names and dict keys anywhere in the tree, so the same call
-works however deeply a chain nests its states.
+works however deeply a chain nests its states. Where a name is ambiguous, :func:`get`
+also takes a ``/``-separated path (``"0/count"``), and its error lists the candidates in
+that form.
 """
 
 from __future__ import annotations
@@ -95,27 +97,79 @@ def get_all_with_path(
     return found
 
 
+class _AmbiguousNameError(KeyError, ValueError):
+    """Several values match a name: a ValueError, and a KeyError as optax raises."""
+
+    def __str__(self) -> str:  # KeyError would print the message quoted
+        return str(self.args[0])
+
+
+def _slash_path(path: KeyPath) -> str:
+    return "/".join(str(_key_name(k)) for k in path)
+
+
+def _get_by_path(tree: Any, key: str, filtering: Filtering | None) -> list[tuple[KeyPath, Any]]:
+    """Matches of a ``"a/b/c"`` path: the last entries of a path (all of it after a "/")."""
+    parts = key.strip("/").split("/")
+    found = []
+    for path, value in _walk(tree):
+        names = [str(_key_name(k)) for k in path]
+        if len(names) < len(parts) or names[len(names) - len(parts) :] != parts:
+            continue
+        if key.startswith("/") and len(names) != len(parts):
+            continue
+        if filtering is None or filtering(path, value):
+            found.append((path, value))
+    return found
+
+
 def get(tree: Any, key: Any, default: Any = None, filtering: Filtering | None = None) -> Any:
     """Return the single value named ``key`` in ``tree`` (``default`` if there is none).
 
+    ``key`` is a name (a NamedTuple field or dict key, ``"count"``) matched anywhere in
+    the tree, as optax's ``tree.get`` does. When no entry has that exact name and ``key``
+    is a string with a ``/``, it is read as a path: its parts (``"0/count"``, tuple
+    indices as numbers) must equal the last entries of a value's path, or all of them
+    when it starts with ``/`` (``"/0/count"``). Ambiguity is never resolved silently:
+    the error lists the candidates in this form, ready to pass back. (A dict key that
+    itself contains ``/`` is found by its exact name first.)
+
+    Args:
+      tree: a pytree, typically an optimizer state.
+      key: a name, or a ``/``-separated path.
+      default: returned when nothing matches.
+      filtering: optional ``filtering(path, value) -> bool`` to keep only some matches.
+
+    Returns:
+      The matching value.
+
     Raises:
-      KeyError: when several values carry that name; the message lists their paths
-        (narrow the search with ``filtering``).
+      ValueError: when several values match; the message lists their paths. It is also
+        a ``KeyError``, the error optax raises there.
 
     Example:
       >>> import jax.numpy as jnp, gradtx
-      >>> state = gradtx.adam(1e-3).init({"w": jnp.zeros(2)})
-      >>> gradtx.tree.get(state, "count")
+      >>> tx = gradtx.chain(gradtx.scale_by_adam(), gradtx.scale_by_schedule(lambda c: 1.0))
+      >>> state = tx.init({"w": jnp.zeros(2)})
+      >>> try:
+      ...     gradtx.tree.get(state, "count")
+      ... except ValueError as err:
+      ...     print(err)
+      gradtx.tree.get: 2 values are named 'count': '0/count', '1/count'; pass one of these paths to pick one (or filtering=lambda path, value: ...).
+      >>> gradtx.tree.get(state, "1/count")
       Array(0, dtype=int32)
-    """
+    """  # noqa: E501 - a doctest's output line
     found = get_all_with_path(tree, key, filtering)
+    if not found and isinstance(key, str) and "/" in key:
+        found = _get_by_path(tree, key, filtering)
     if not found:
         return default
     if len(found) > 1:
-        paths = [_keystr(p) for p, _ in found]
-        raise KeyError(
-            f"gradtx.tree.get: {len(found)} values are named {key!r}, at {paths}; "
-            "pass filtering=lambda path, value: ... to choose one."
+        paths = ", ".join(repr(_slash_path(p)) for p, _ in found)
+        what = "match the path" if all(_key_name(p[-1]) != key for p, _ in found) else "are named"
+        raise _AmbiguousNameError(
+            f"gradtx.tree.get: {len(found)} values {what} {key!r}: {paths}; pass one of "
+            "these paths to pick one (or filtering=lambda path, value: ...)."
         )
     return found[0][1]
 

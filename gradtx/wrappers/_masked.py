@@ -8,8 +8,10 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
-from gradtx._structure import describe_difference
+from gradtx._paths import broadcast_prefix
+from gradtx._structure import check_updates_match_params
 from gradtx._treeutil import is_none as _is_none
+from gradtx._treeutil import is_tree_function as _is_tree_function
 from gradtx.base import (
     GradientTransformation,
     GradientTransformationExtraArgs,
@@ -54,18 +56,7 @@ def _full_mask(mask: Any, tree: Any, fn: str) -> Any:
         )
 
     checked = jax.tree_util.tree_map_with_path(check, mask)
-    try:
-        return jax.tree.map(
-            lambda m, sub: jax.tree.map(lambda _: m, sub, is_leaf=_is_none),
-            checked,
-            tree,
-            is_leaf=_is_none,
-        )
-    except ValueError as err:
-        raise ValueError(
-            f"`{fn}`: the mask must have the structure of the parameters (or a prefix of "
-            f"it); {describe_difference(checked, tree, 'mask', 'params')}."
-        ) from err
+    return broadcast_prefix(checked, tree, fn=fn, what="the mask")
 
 
 def masked(
@@ -85,7 +76,8 @@ def masked(
     Args:
       inner: the transformation to apply.
       mask: a tree of booleans with the structure of the parameters (or a prefix of
-        it), or a function ``params -> mask``.
+        it), or a function ``params -> mask`` such as :func:`gradtx.masks.by_path`. A
+        callable pytree (an Equinox module) counts as a tree, not as a function.
       mask_compatible_extra_args: also mask every extra keyword argument that is a tree
         with the structure of the updates (per-parameter data handed to ``inner``).
 
@@ -102,7 +94,7 @@ def masked(
     inner = with_extra_args_support(inner)
 
     def resolve(tree: Any) -> Any:
-        m = mask(tree) if callable(mask) else mask
+        m = mask(tree) if _is_tree_function(mask) else mask
         return _full_mask(m, tree, "masked")
 
     def select(tree: Any, m: Any) -> Any:
@@ -115,7 +107,8 @@ def masked(
     def update_fn(
         updates: Updates, state: MaskedState, params: Params | None = None, **extra_args: Any
     ) -> tuple[Updates, MaskedState]:
-        m = resolve(params if params is not None and callable(mask) else updates)
+        check_updates_match_params("masked.update", updates, params)
+        m = resolve(params if params is not None and _is_tree_function(mask) else updates)
         sub_params = None if params is None else select(params, m)
         if mask_compatible_extra_args:
             shape = jax.tree.structure(updates, is_leaf=_is_none)

@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 
 from gradtx._checks import check_transformation
-from gradtx._hyperparams import _STATE_TYPES, OptimizerState
+from gradtx._hyperparams import OptimizerState, holds_hyperparams
 from gradtx._treeutil import tmap
 from gradtx.base import (
     GradientTransformation,
@@ -96,7 +96,7 @@ def _reinit(tx: GradientTransformation, params: Params, old: Any) -> Any:
     fresh = tx.init(params)
 
     def keep(new: Any, prev: Any) -> Any:
-        if not isinstance(new, _STATE_TYPES):
+        if not holds_hyperparams(new):
             return new
         kept = new._replace(
             hyperparams=prev.hyperparams, inner_state=keep_all(new.inner_state, prev.inner_state)
@@ -106,7 +106,7 @@ def _reinit(tx: GradientTransformation, params: Params, old: Any) -> Any:
         return kept
 
     def keep_all(new: Any, prev: Any) -> Any:
-        return jax.tree.map(keep, new, prev, is_leaf=lambda x: isinstance(x, _STATE_TYPES))
+        return jax.tree.map(keep, new, prev, is_leaf=holds_hyperparams)
 
     return keep_all(fresh, old)
 

@@ -635,6 +635,8 @@ STATE_FIELD_EXCEPTIONS = {
     "ScaleByRmsState": "gradtx adds `count` (for bias_correction=True), after `nu`.",
     "TraceState": "gradtx adds `count` (for torch's undampened first step), after `trace`.",
     "AddDecayedWeightsState": "gradtx adds `count` (for a scheduled weight_decay).",
+    # issue 4: the norm before clipping is kept for logging (optax's state is empty)
+    "ClipByGlobalNormState": "gradtx records the pre-clip global `norm`.",
 }
 
 
