@@ -1,4 +1,4 @@
-"""Paths of gradient descent, momentum, Nesterov and Adam down an ill-conditioned quadratic valley.
+"""Paths of gradient descent, momentum, Nesterov, Adam, Newton and L-BFGS down a narrow valley.
 
 What it shows: the geometry behind the course notes' update rules, on
 
@@ -17,6 +17,11 @@ Exact gradients, no noise, the same start for everyone:
 * Adam (learning rate 0.3): per-coordinate step sizes; its first steps have the size of the
   learning rate whatever the gradient (a sign-like move at 45 degrees), and its diagonal
   scaling cannot straighten a valley that is rotated away from the axes.
+* Newton's method (``gradtx.second_order.newton``): the step -P^{-1} g uses the curvature
+  itself, so on a quadratic it lands on x* in one step, whatever the conditioning;
+* L-BFGS (``gradtx.lbfgs``, optax's names) builds the curvature from the last gradient
+  differences and picks each step by a strong-Wolfe line search: in two dimensions it
+  has the whole Hessian after two steps and lands on x* soon after.
 
 The script draws the paths on the contour plot of f, with the gap f(x_t) - f* per step, into
 ``examples/out/quadratic_paths.png`` and prints, per method, the steps it took to reach
@@ -85,13 +90,15 @@ def make_problem() -> Quadratic:
 
 
 def methods() -> dict[str, gradtx.GradientTransformation]:
-    """The optimizers compared; the first three share the step 1/L."""
+    """The optimizers compared; the first three share the step 1/L; Newton uses the Hessian."""
     step = 1.0 / max(EIGENVALUES)
     return {
         "gradient descent": gradtx.sgd(step),
         "momentum 0.9": gradtx.sgd(step, momentum=0.9),
         "nesterov 0.9": gradtx.sgd(step, momentum=0.9, nesterov=True),
         "adam": gradtx.adam(0.3),
+        "newton": gradtx.second_order.newton(),
+        "l-bfgs": gradtx.lbfgs(),
     }
 
 
@@ -100,7 +107,7 @@ class Path:
     """One method's iterates x_0..x_N and gaps f(x_t) - f*."""
 
     name: str
-    learning_rate: float
+    learning_rate: float | None  # None: the step comes from a line search
     xs: np.ndarray  # (N + 1, 2)
     gaps: np.ndarray  # (N + 1,)
 
@@ -113,11 +120,16 @@ class Path:
 def run(
     name: str, tx: gradtx.GradientTransformation, f: Quadratic, x0: jax.Array, steps: int
 ) -> Path:
-    """``steps`` exact-gradient updates from ``x0``, as one jitted ``lax.scan``."""
+    """``steps`` exact-gradient updates from ``x0``, as one jitted ``lax.scan``.
+
+    The objective goes along as ``value_fn=`` with its ``value`` and ``grad`` at ``x``
+    (Newton and L-BFGS read them, as in optax's L-BFGS loop; the others ignore them).
+    """
 
     def step(carry, _):
         x, state = carry
-        updates, state = tx.update(jax.grad(f)(x), state, x)
+        value, grad = jax.value_and_grad(f)(x)
+        updates, state = tx.update(grad, state, x, value=value, grad=grad, value_fn=f)
         x = gradtx.apply_updates(x, updates)
         return (x, state), x
 
@@ -128,7 +140,10 @@ def run(
         return xs, jax.vmap(f.gap)(xs)
 
     xs, gaps = trajectory(x0)
-    lr = float(gradtx.hyperparams(tx.init(x0))["learning_rate"])
+    try:
+        lr = float(gradtx.hyperparams(tx.init(x0))["learning_rate"])
+    except ValueError:  # lbfgs keeps no learning rate: its line search picks each step
+        lr = None
     return Path(name, lr, np.asarray(xs), np.asarray(gaps))
 
 
@@ -142,7 +157,8 @@ def markdown_table(paths: Sequence[Path], tolerance: float) -> str:
     for p in paths:
         hit = p.steps_to(tolerance)
         reached = str(hit) if hit is not None else f"not in {steps}"
-        lines.append(f"| {p.name} | {p.learning_rate:.4g} | {reached} | {p.gaps[-1]:.3g} |")
+        lr = "line search" if p.learning_rate is None else f"{p.learning_rate:.4g}"
+        lines.append(f"| {p.name} | {lr} | {reached} | {p.gaps[-1]:.3g} |")
     return "\n".join(lines)
 
 

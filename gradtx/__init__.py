@@ -9,9 +9,11 @@ hyperparameters in its state (:func:`hyperparams`, :func:`set_hyperparams`).
 
 from gradtx import checkpoint as checkpoint
 from gradtx import contrib as contrib
+from gradtx import init as init
 from gradtx import masks as masks
 from gradtx import monitoring as monitoring
 from gradtx import schedules as schedules
+from gradtx import second_order as second_order
 from gradtx import tree as tree
 from gradtx.apply import apply_updates as apply_updates
 from gradtx.apply import incremental_update as incremental_update
@@ -43,6 +45,19 @@ from gradtx.optimizers import *  # noqa: F403 - the list is optimizers.__all__
 from gradtx.optimizers import __all__ as _optimizers_all
 from gradtx.schedules import *  # noqa: F403 - optax exposes schedules at top level too
 from gradtx.schedules import __all__ as _schedules_all
+
+# optax has its L-BFGS and line searches at the top level.
+from gradtx.second_order import (
+    ScaleByBacktrackingLinesearchState as ScaleByBacktrackingLinesearchState,
+)
+from gradtx.second_order import ScaleByLBFGSState as ScaleByLBFGSState
+from gradtx.second_order import ScaleByZoomLinesearchState as ScaleByZoomLinesearchState
+from gradtx.second_order import ZoomLinesearchInfo as ZoomLinesearchInfo
+from gradtx.second_order import lbfgs as lbfgs
+from gradtx.second_order import scale_by_backtracking_linesearch as scale_by_backtracking_linesearch
+from gradtx.second_order import scale_by_lbfgs as scale_by_lbfgs
+from gradtx.second_order import scale_by_zoom_linesearch as scale_by_zoom_linesearch
+from gradtx.second_order import value_and_grad_from_state as value_and_grad_from_state
 from gradtx.transforms import *  # noqa: F403 - the list is transforms.__all__
 from gradtx.transforms import __all__ as _transforms_all
 from gradtx.wrappers import *  # noqa: F403 - the list is wrappers.__all__
@@ -65,6 +80,17 @@ __all__ = sorted(
         "Updates",
         "checkpoint",
         "contrib",
+        "ScaleByBacktrackingLinesearchState",
+        "ScaleByLBFGSState",
+        "ScaleByZoomLinesearchState",
+        "ZoomLinesearchInfo",
+        "lbfgs",
+        "scale_by_backtracking_linesearch",
+        "scale_by_lbfgs",
+        "scale_by_zoom_linesearch",
+        "value_and_grad_from_state",
+        "init",
+        "second_order",
         "monitoring",
         "apply_updates",
         "chain",

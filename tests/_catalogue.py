@@ -9,11 +9,13 @@ from _catalogue_averaging import ENTRIES as AVERAGING
 from _catalogue_belief import ENTRIES as BELIEF
 from _catalogue_factored import ENTRIES as FACTORED
 from _catalogue_free import ENTRIES as FREE
+from _catalogue_lbfgs import ENTRIES as LBFGS
 from _catalogue_lowmem import ENTRIES as LOWMEM
 from _catalogue_mix import ENTRIES as MIX
 from _catalogue_momo import ENTRIES as MOMO
 from _catalogue_monitoring import ENTRIES as MONITORING
 from _catalogue_muon import ENTRIES as MUON
+from _catalogue_newton import ENTRIES as NEWTON
 from _catalogue_partition import ENTRIES as PARTITION
 from _catalogue_schedfree import ENTRIES as SCHEDFREE
 from _catalogue_shampoo import ENTRIES as SHAMPOO
@@ -40,4 +42,6 @@ CATALOGUE = [
     *MONITORING,  # norms, monitor, snapshot, flatten, stateful injection, AGC
     *PARTITION,  # partition and selective_transform, around optimizers above
     *AVERAGING,  # param_ema, swa and scale_by_tree chained after optimizers
+    *NEWTON,  # newton and newton_cg (issue 5), given the objective as value_fn
+    *LBFGS,  # lbfgs with zoom / backtracking line searches (issue 5), given value_fn
 ]

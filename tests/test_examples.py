@@ -153,7 +153,12 @@ def test_quadratic_paths_quick(quadratic_paths, tmp_path, capsys):
     out = capsys.readouterr().out
     gap0 = float(re.search(r"f\(x0\) - f\* = ([0-9.eE+-]+)", out).group(1))
     table = _table(out)
-    assert list(table) == ["gradient descent", "momentum 0.9", "nesterov 0.9", "adam"]
+    names = ["gradient descent", "momentum 0.9", "nesterov 0.9", "adam", "newton", "l-bfgs"]
+    assert list(table) == names
+    assert table["newton"][1] == "1"  # Newton lands on the minimum of a quadratic in one step
+    # L-BFGS builds the 2-D curvature from its first steps: measured 8 steps to 1e-6.
+    assert table["l-bfgs"][0] == "line search"
+    assert int(table["l-bfgs"][1]) <= 10, table["l-bfgs"]
     final = {name: float(cells[2]) for name, cells in table.items()}
     for name in ("momentum 0.9", "nesterov 0.9", "adam"):
         assert final[name] < 1e-3 * gap0, (name, final[name], gap0)

@@ -627,6 +627,11 @@ SIGNATURE_EXCEPTIONS = {
         "offers as gradtx.tree.bias_correction. `import gradtx as optax` code calling "
         "optax.bias_correction(moment, decay, count) breaks."
     ),
+    "lbfgs": (
+        "its default linesearch is gradtx's own scale_by_zoom_linesearch(max_linesearch_steps"
+        "=15, initial_guess_strategy='one'), the same arguments as optax's default; a "
+        "transformation default never compares equal to optax's."
+    ),
 }
 
 # NamedTuple states to which gradtx adds fields (reading by name still works; building
@@ -637,6 +642,9 @@ STATE_FIELD_EXCEPTIONS = {
     "AddDecayedWeightsState": "gradtx adds `count` (for a scheduled weight_decay).",
     # issue 4: the norm before clipping is kept for logging (optax's state is empty)
     "ClipByGlobalNormState": "gradtx records the pre-clip global `norm`.",
+    # issue 5: why a line search stopped, as a number (0 ok, 1 out of steps, 2 not a
+    # descent direction, 3 interval too narrow, 4 max_learning_rate reached)
+    "ZoomLinesearchInfo": "gradtx adds `status` after optax's fields.",
 }
 
 
