@@ -1,4 +1,5 @@
-"""Development sessions: ``nox -s tests``, ``parity``, ``lint``, ``docs``, ``examples``.
+"""Development sessions: ``nox -s tests``, ``parity``, ``lint``, ``docs``, ``examples``,
+``bench``.
 
 ``nox`` alone runs tests, lint and docs. Arguments after ``--`` go to the tool, e.g.
 ``nox -s tests -- -k adam`` or ``nox -s lint -- --fix`` (ruff check only).
@@ -60,6 +61,13 @@ def docs(session: nox.Session) -> None:
         "docs/_build/html",
         *session.posargs,
     )
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """gradtx against optax and torch.optim; ``-- --quick`` or ``-- --write-docs``."""
+    session.install("-e", ".[test,parity]")
+    session.run("python", "-m", "benchmarks.run", *session.posargs)
 
 
 @nox.session

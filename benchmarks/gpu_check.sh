@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The device check: the test suite and the step-time benchmark on a GPU machine that
+# The device check: the test suite and the benchmark (--quick) on a GPU machine that
 # already has jax (CUDA), optax, torch and pytest. Results go to $OUT (or ./gpu-out).
 # Usage: bash benchmarks/gpu_check.sh
 set -uo pipefail
@@ -12,4 +12,4 @@ nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | tee -a "$out/de
 timeout 330 python3 -m pytest -q -p no:cacheprovider -p no:benchmark -n 6 -o addopts="--doctest-modules" \
   tests gradtx 2>&1 | tee "$out/tests.log" | tail -n 25
 echo "tests exit: ${PIPESTATUS[0]}" | tee -a "$out/tests.log"
-timeout 100 python3 -m benchmarks.step_time --skip-small 2>&1 | tee "$out/bench.md"
+timeout 150 python3 -m benchmarks.run --quick --skip-small --no-torch --output "$out/bench.md" 2>&1 | tail -n 40

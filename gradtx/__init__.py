@@ -14,6 +14,7 @@ from gradtx import masks as masks
 from gradtx import monitoring as monitoring
 from gradtx import schedules as schedules
 from gradtx import second_order as second_order
+from gradtx import sharding as sharding
 from gradtx import tree as tree
 from gradtx.apply import apply_updates as apply_updates
 from gradtx.apply import incremental_update as incremental_update
@@ -91,6 +92,7 @@ __all__ = sorted(
         "value_and_grad_from_state",
         "init",
         "second_order",
+        "sharding",
         "monitoring",
         "apply_updates",
         "chain",

@@ -37,15 +37,25 @@ def _adam_build(
     momentum_decay=None,
     *,
     mu_dtype,
+    nu_dtype,
     nesterov,
     bias_correction,
     mask,
 ):
     if momentum_decay is not None:
-        direction = scale_by_nadam(b1, b2, eps, eps_root, mu_dtype, momentum_decay)
+        direction = scale_by_nadam(
+            b1, b2, eps, eps_root, mu_dtype, momentum_decay, nu_dtype=nu_dtype
+        )
     else:
         direction = scale_by_adam(
-            b1, b2, eps, eps_root, mu_dtype, nesterov=nesterov, bias_correction=bias_correction
+            b1,
+            b2,
+            eps,
+            eps_root,
+            mu_dtype,
+            nesterov=nesterov,
+            bias_correction=bias_correction,
+            nu_dtype=nu_dtype,
         )
     return then_lr(direction, learning_rate, weight_decay, mask)
 
@@ -64,6 +74,7 @@ def _adam_family(
     mask: Any = None,
     momentum_decay: Any = None,
     bias_correction: bool = True,
+    nu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
     _check_lr_wd(fn, learning_rate, 0.0 if weight_decay is None else weight_decay)
     scale_by_adam(b1, b2, eps, eps_root)  # validates b1, b2, eps, eps_root eagerly
@@ -84,6 +95,7 @@ def _adam_family(
         _adam_build,
         hps,
         mu_dtype=mu_dtype,
+        nu_dtype=nu_dtype,
         nesterov=nesterov,
         bias_correction=bias_correction,
         mask=mask,
@@ -100,6 +112,7 @@ def adam(
     *,
     nesterov: bool = False,
     bias_correction: bool = True,
+    nu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
     """The Adam optimizer.
 
@@ -118,6 +131,8 @@ def adam(
       mu_dtype: dtype of the first moment.
       nesterov: NAdam's look-ahead first moment.
       bias_correction: divide the moments by :math:`1-\\beta^t` (on by default).
+      nu_dtype: dtype of the second moment (keyword-only); the arithmetic runs in at
+        least float32 whatever the moments' dtypes.
 
     Returns:
       The optimizer; :func:`gradtx.hyperparams` shows ``learning_rate``, ``b1``,
@@ -147,6 +162,7 @@ def adam(
         mu_dtype,
         nesterov,
         bias_correction=bias_correction,
+        nu_dtype=nu_dtype,
     )
 
 
@@ -161,6 +177,7 @@ def adamw(
     mask: Any = None,
     *,
     nesterov: bool = False,
+    nu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
     """Adam with decoupled weight decay (AdamW).
 
@@ -170,7 +187,8 @@ def adamw(
     default :math:`\\lambda` is 1e-2; optax's and ours 1e-4).
 
     Args:
-      learning_rate, b1, b2, eps, eps_root, mu_dtype, nesterov: as in :func:`adam`.
+      learning_rate, b1, b2, eps, eps_root, mu_dtype, nesterov, nu_dtype: as in
+        :func:`adam`.
       weight_decay: :math:`\\lambda` >= 0.
       mask: where to decay: a tree of booleans like the params, or a function of the
         params returning one.
@@ -198,6 +216,7 @@ def adamw(
         nesterov,
         weight_decay=weight_decay,
         mask=mask,
+        nu_dtype=nu_dtype,
     )
 
 
@@ -211,6 +230,7 @@ def nadam(
     *,
     nesterov: bool = True,
     momentum_decay: Num | None = None,
+    nu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
     """NAdam: Adam with Nesterov's look-ahead first moment.
 
@@ -222,7 +242,7 @@ def nadam(
     :func:`gradtx.scale_by_nadam`; torch's default is ``momentum_decay=4e-3``).
 
     Args:
-      learning_rate, b1, b2, eps, eps_root, mu_dtype: as in :func:`adam`.
+      learning_rate, b1, b2, eps, eps_root, mu_dtype, nu_dtype: as in :func:`adam`.
       nesterov: ``True`` makes this NAdam; ``False`` gives plain :func:`adam` (kept for
         optax compatibility).
       momentum_decay: :math:`\\psi`, or ``None`` for a constant :math:`\\beta_1`.
@@ -248,6 +268,7 @@ def nadam(
         mu_dtype,
         nesterov,
         momentum_decay=momentum_decay,
+        nu_dtype=nu_dtype,
     )
 
 
@@ -263,6 +284,7 @@ def nadamw(
     *,
     nesterov: bool = True,
     momentum_decay: Num | None = None,
+    nu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
     """NAdam with decoupled weight decay.
 
@@ -271,7 +293,7 @@ def nadamw(
     ``momentum_decay`` is given).
 
     Args:
-      learning_rate, b1, b2, eps, eps_root, mu_dtype, nesterov, momentum_decay: as in
+      learning_rate, b1, b2, eps, eps_root, mu_dtype, nu_dtype, nesterov, momentum_decay: as in
         :func:`nadam`.
       weight_decay: :math:`\\lambda` >= 0.
       mask: where to decay.
@@ -300,6 +322,7 @@ def nadamw(
         weight_decay=weight_decay,
         mask=mask,
         momentum_decay=momentum_decay,
+        nu_dtype=nu_dtype,
     )
 
 
@@ -311,6 +334,7 @@ def _amsgrad_build(
     eps_root,
     *,
     mu_dtype,
+    nu_dtype,
     bias_correction_mu,
     bias_correction_nu,
     max_of_raw_moment,
@@ -324,6 +348,7 @@ def _amsgrad_build(
         bias_correction_mu,
         bias_correction_nu,
         max_of_raw_moment=max_of_raw_moment,
+        nu_dtype=nu_dtype,
     )
     return then_lr(direction, learning_rate)
 
@@ -339,6 +364,7 @@ def amsgrad(
     bias_correction_nu: bool = True,
     *,
     max_of_raw_moment: bool = False,
+    nu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
     """AMSGrad: Adam with a running maximum of the second moment.
 
@@ -347,6 +373,7 @@ def amsgrad(
 
     Args:
       learning_rate, b1, b2, eps, eps_root, mu_dtype: as in :func:`adam`.
+      nu_dtype: dtype of ``nu`` and ``nu_max`` (keyword-only).
       bias_correction_mu, bias_correction_nu, max_of_raw_moment: as in
         :func:`gradtx.scale_by_amsgrad`.
 
@@ -369,18 +396,26 @@ def amsgrad(
         _amsgrad_build,
         dict(learning_rate=learning_rate, b1=b1, b2=b2, eps=eps, eps_root=eps_root),
         mu_dtype=mu_dtype,
+        nu_dtype=nu_dtype,
         bias_correction_mu=bias_correction_mu,
         bias_correction_nu=bias_correction_nu,
         max_of_raw_moment=max_of_raw_moment,
     )
 
 
-def _adamax_build(learning_rate, b1, b2, eps, weight_decay=None, *, mask):
-    return then_lr(scale_by_adamax(b1, b2, eps), learning_rate, weight_decay, mask)
+def _adamax_build(learning_rate, b1, b2, eps, weight_decay=None, *, mask, mu_dtype, nu_dtype):
+    direction = scale_by_adamax(b1, b2, eps, mu_dtype=mu_dtype, nu_dtype=nu_dtype)
+    return then_lr(direction, learning_rate, weight_decay, mask)
 
 
 def adamax(
-    learning_rate: ScalarOrSchedule, b1: Num = 0.9, b2: Num = 0.999, eps: Num = 1e-8
+    learning_rate: ScalarOrSchedule,
+    b1: Num = 0.9,
+    b2: Num = 0.999,
+    eps: Num = 1e-8,
+    *,
+    mu_dtype: Any = None,
+    nu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
     """Adamax: Adam with the infinity norm (see :func:`gradtx.scale_by_adamax`).
 
@@ -389,6 +424,8 @@ def adamax(
 
     Args:
       learning_rate, b1, b2, eps: as in :func:`adam`.
+      mu_dtype: dtype of the first moment (keyword-only).
+      nu_dtype: dtype of the infinity-norm average :math:`v` (keyword-only).
 
     Returns:
       The optimizer.
@@ -404,7 +441,12 @@ def adamax(
     _check_lr_wd("adamax", learning_rate)
     scale_by_adamax(b1, b2, eps)
     return build_optimizer(
-        "adamax", _adamax_build, dict(learning_rate=learning_rate, b1=b1, b2=b2, eps=eps), mask=None
+        "adamax",
+        _adamax_build,
+        dict(learning_rate=learning_rate, b1=b1, b2=b2, eps=eps),
+        mask=None,
+        mu_dtype=mu_dtype,
+        nu_dtype=nu_dtype,
     )
 
 
@@ -415,6 +457,9 @@ def adamaxw(
     eps: Num = 1e-8,
     weight_decay: ScalarOrSchedule = 1e-4,
     mask: Any = None,
+    *,
+    mu_dtype: Any = None,
+    nu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
     """Adamax with decoupled weight decay.
 
@@ -422,7 +467,7 @@ def adamaxw(
     + \\lambda\\theta_t)` with :func:`adamax`'s :math:`v_t`.
 
     Args:
-      learning_rate, b1, b2, eps: as in :func:`adamax`.
+      learning_rate, b1, b2, eps, mu_dtype, nu_dtype: as in :func:`adamax`.
       weight_decay: :math:`\\lambda` >= 0.
       mask: where to decay.
 
@@ -444,11 +489,15 @@ def adamaxw(
         _adamax_build,
         dict(learning_rate=learning_rate, b1=b1, b2=b2, eps=eps, weight_decay=weight_decay),
         mask=mask,
+        mu_dtype=mu_dtype,
+        nu_dtype=nu_dtype,
     )
 
 
-def _radam_build(learning_rate, b1, b2, eps, eps_root, threshold, *, nesterov):
-    direction = scale_by_radam(b1, b2, eps, eps_root, threshold, nesterov=nesterov)
+def _radam_build(learning_rate, b1, b2, eps, eps_root, threshold, *, nesterov, mu_dtype, nu_dtype):
+    direction = scale_by_radam(
+        b1, b2, eps, eps_root, threshold, nesterov=nesterov, mu_dtype=mu_dtype, nu_dtype=nu_dtype
+    )
     return then_lr(direction, learning_rate)
 
 
@@ -461,6 +510,8 @@ def radam(
     threshold: Num = 5.0,
     *,
     nesterov: bool = False,
+    mu_dtype: Any = None,
+    nu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
     """Rectified Adam (see :func:`gradtx.scale_by_radam`).
 
@@ -471,6 +522,8 @@ def radam(
     Args:
       learning_rate, b1, b2, eps, eps_root, nesterov: as in :func:`adam`.
       threshold: see :func:`gradtx.scale_by_radam`.
+      mu_dtype: dtype of the first moment (keyword-only).
+      nu_dtype: dtype of the second moment (keyword-only).
 
     Returns:
       The optimizer.
@@ -498,4 +551,6 @@ def radam(
             threshold=threshold,
         ),
         nesterov=nesterov,
+        mu_dtype=mu_dtype,
+        nu_dtype=nu_dtype,
     )

@@ -21,8 +21,11 @@ __all__ = ["adabelief", "adan", "novograd", "yogi"]
 Num = jax.typing.ArrayLike
 
 
-def _adabelief_build(learning_rate, b1, b2, eps, eps_root, *, nesterov):
-    return then_lr(scale_by_belief(b1, b2, eps, eps_root, nesterov=nesterov), learning_rate)
+def _adabelief_build(learning_rate, b1, b2, eps, eps_root, *, nesterov, mu_dtype, nu_dtype):
+    direction = scale_by_belief(
+        b1, b2, eps, eps_root, nesterov=nesterov, mu_dtype=mu_dtype, nu_dtype=nu_dtype
+    )
+    return then_lr(direction, learning_rate)
 
 
 def adabelief(
@@ -33,6 +36,8 @@ def adabelief(
     eps_root: Num = 1e-16,
     *,
     nesterov: bool = False,
+    mu_dtype: Any = None,
+    nu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
     """The AdaBelief optimizer: Adam with the variance of the gradient around its EMA.
 
@@ -48,6 +53,8 @@ def adabelief(
       eps: added outside the root.
       eps_root: added to :math:`s_t` at every step.
       nesterov: Nesterov's look-ahead first moment.
+      mu_dtype: dtype of the first moment (keyword-only).
+      nu_dtype: dtype of the belief :math:`s` (keyword-only).
 
     Returns:
       The optimizer; :func:`gradtx.hyperparams` shows ``learning_rate``, ``b1``,
@@ -74,15 +81,23 @@ def adabelief(
         _adabelief_build,
         dict(learning_rate=learning_rate, b1=b1, b2=b2, eps=eps, eps_root=eps_root),
         nesterov=nesterov,
+        mu_dtype=mu_dtype,
+        nu_dtype=nu_dtype,
     )
 
 
-def _yogi_build(learning_rate, b1, b2, eps):
-    return then_lr(scale_by_yogi(b1, b2, eps), learning_rate)
+def _yogi_build(learning_rate, b1, b2, eps, *, mu_dtype, nu_dtype):
+    return then_lr(scale_by_yogi(b1, b2, eps, mu_dtype=mu_dtype, nu_dtype=nu_dtype), learning_rate)
 
 
 def yogi(
-    learning_rate: ScalarOrSchedule, b1: Num = 0.9, b2: Num = 0.999, eps: Num = 1e-3
+    learning_rate: ScalarOrSchedule,
+    b1: Num = 0.9,
+    b2: Num = 0.999,
+    eps: Num = 1e-3,
+    *,
+    mu_dtype: Any = None,
+    nu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
     """The Yogi optimizer: Adam whose second moment grows at a controlled rate.
 
@@ -96,6 +111,8 @@ def yogi(
       b1: :math:`\\beta_1`, the first moment's decay.
       b2: :math:`\\beta_2`, the second moment's rate.
       eps: added outside the root (the paper's 1e-3).
+      mu_dtype: dtype of the first moment (keyword-only).
+      nu_dtype: dtype of the second moment (keyword-only).
 
     Returns:
       The optimizer; :func:`gradtx.hyperparams` shows ``learning_rate``, ``b1``,
@@ -113,7 +130,11 @@ def yogi(
     check_schedule_or_nonnegative("yogi", "learning_rate", learning_rate)
     scale_by_yogi(b1, b2, eps)
     return build_optimizer(
-        "yogi", _yogi_build, dict(learning_rate=learning_rate, b1=b1, b2=b2, eps=eps)
+        "yogi",
+        _yogi_build,
+        dict(learning_rate=learning_rate, b1=b1, b2=b2, eps=eps),
+        mu_dtype=mu_dtype,
+        nu_dtype=nu_dtype,
     )
 
 
@@ -171,8 +192,11 @@ def novograd(
     return build_optimizer("novograd", _novograd_build, hps)
 
 
-def _adan_build(learning_rate, b1, b2, b3, eps, eps_root, weight_decay=None, *, mask):
-    return then_lr(scale_by_adan(b1, b2, b3, eps, eps_root), learning_rate, weight_decay, mask)
+def _adan_build(
+    learning_rate, b1, b2, b3, eps, eps_root, weight_decay=None, *, mask, mu_dtype, nu_dtype
+):
+    direction = scale_by_adan(b1, b2, b3, eps, eps_root, mu_dtype=mu_dtype, nu_dtype=nu_dtype)
+    return then_lr(direction, learning_rate, weight_decay, mask)
 
 
 def adan(
@@ -184,6 +208,9 @@ def adan(
     eps_root: Num = 1e-8,
     weight_decay: ScalarOrSchedule = 0.0,
     mask: Any = None,
+    *,
+    mu_dtype: Any = None,
+    nu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
     """The Adan optimizer: adaptive Nesterov momentum, with decoupled weight decay.
 
@@ -203,6 +230,8 @@ def adan(
       weight_decay: :math:`\\lambda` >= 0 (a number or a schedule).
       mask: where to decay: a tree of booleans like the params, or a function of the
         params returning one.
+      mu_dtype: dtype of the gradient and difference averages (keyword-only).
+      nu_dtype: dtype of the second moment (keyword-only).
 
     Returns:
       The optimizer; :func:`gradtx.hyperparams` shows ``learning_rate``, ``b1``,
@@ -225,4 +254,6 @@ def adan(
     )
     if not is_zero(weight_decay):
         hps["weight_decay"] = weight_decay
-    return build_optimizer("adan", _adan_build, hps, mask=mask)
+    return build_optimizer(
+        "adan", _adan_build, hps, mask=mask, mu_dtype=mu_dtype, nu_dtype=nu_dtype
+    )

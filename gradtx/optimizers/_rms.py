@@ -36,12 +36,29 @@ def _rmsprop_build(
     centered,
     nesterov,
     bias_correction,
+    mu_dtype,
+    nu_dtype,
 ):
-    scaler = scale_by_stddev if centered else scale_by_rms
+    if centered:
+        scaler = scale_by_stddev(
+            decay,
+            eps,
+            initial_scale,
+            eps_in_sqrt,
+            bias_correction,
+            mu_dtype=mu_dtype,
+            nu_dtype=nu_dtype,
+        )
+    else:
+        scaler = scale_by_rms(
+            decay, eps, initial_scale, eps_in_sqrt, bias_correction, nu_dtype=nu_dtype
+        )
     return chain(
-        scaler(decay, eps, initial_scale, eps_in_sqrt, bias_correction),
+        scaler,
         scale_by_learning_rate(learning_rate),
-        identity() if momentum is None else scale_by_momentum(momentum, nesterov=nesterov),
+        identity()
+        if momentum is None
+        else scale_by_momentum(momentum, nesterov=nesterov, accumulator_dtype=mu_dtype),
     )
 
 
@@ -55,6 +72,9 @@ def rmsprop(
     momentum: Num | None = None,
     nesterov: bool = False,
     bias_correction: bool = False,
+    *,
+    mu_dtype: Any = None,
+    nu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
     """RMSProp, optionally centered and with momentum.
 
@@ -81,6 +101,10 @@ def rmsprop(
       momentum: :math:`\\beta`, or ``None``.
       nesterov: Nesterov momentum.
       bias_correction: divide the averages by :math:`1-\\rho^t`.
+      mu_dtype: dtype of the gradient average of ``centered`` and of the momentum
+        buffer (keyword-only); the parameters' dtype when ``None``.
+      nu_dtype: dtype of :math:`\\nu` (keyword-only); the parameters' real dtype when
+        ``None``. The arithmetic runs in at least float32 whatever they are.
 
     Returns:
       The optimizer.
@@ -113,6 +137,8 @@ def rmsprop(
         centered=centered,
         nesterov=nesterov,
         bias_correction=bias_correction,
+        mu_dtype=mu_dtype,
+        nu_dtype=nu_dtype,
     )
 
 

@@ -38,9 +38,9 @@ __all__ = [
 Num = jax.typing.ArrayLike
 
 
-def _lamb_build(learning_rate, b1, b2, eps, eps_root, weight_decay, *, mask):
+def _lamb_build(learning_rate, b1, b2, eps, eps_root, weight_decay, *, mask, mu_dtype, nu_dtype):
     return chain(
-        scale_by_adam(b1, b2, eps, eps_root),
+        scale_by_adam(b1, b2, eps, eps_root, mu_dtype, nu_dtype=nu_dtype),
         add_decayed_weights(weight_decay, mask),
         scale_by_trust_ratio(),
         scale_by_learning_rate(learning_rate),
@@ -55,6 +55,9 @@ def lamb(
     eps_root: Num = 0.0,
     weight_decay: ScalarOrSchedule = 0.0,
     mask: Any = None,
+    *,
+    mu_dtype: Any = None,
+    nu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
     """LAMB: Adam's direction plus decoupled weight decay, rescaled layer by layer.
 
@@ -79,6 +82,8 @@ def lamb(
       weight_decay: :math:`\\lambda` >= 0 (a number or a schedule).
       mask: where to decay: a tree of booleans like the params, or a function of the
         params returning one.
+      mu_dtype: dtype of the first moment (keyword-only).
+      nu_dtype: dtype of the second moment (keyword-only).
 
     Returns:
       The optimizer; :func:`gradtx.hyperparams` shows ``learning_rate``, ``b1``, ``b2``,
@@ -106,7 +111,7 @@ def lamb(
         eps_root=eps_root,
         weight_decay=weight_decay,
     )
-    return build_optimizer(fn, _lamb_build, hps, mask=mask)
+    return build_optimizer(fn, _lamb_build, hps, mask=mask, mu_dtype=mu_dtype, nu_dtype=nu_dtype)
 
 
 def _lars_build(

@@ -22,6 +22,7 @@ from gradtx.transforms._common import (
     like,
     real_zeros_state,
     tmap,
+    upcast,
     zeros_state,
 )
 
@@ -54,6 +55,9 @@ def scale_by_adamax(
     b1: jax.typing.ArrayLike = 0.9,
     b2: jax.typing.ArrayLike = 0.999,
     eps: jax.typing.ArrayLike = 1e-8,
+    *,
+    mu_dtype: Any = None,
+    nu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
     """Adam with the infinity norm in place of the second moment (Adamax).
 
@@ -69,6 +73,8 @@ def scale_by_adamax(
       b1: :math:`\\beta_1` in [0, 1].
       b2: :math:`\\beta_2` in [0, 1].
       eps: >= 0, added to :math:`|g_t|` inside the maximum (as optax and torch do).
+      mu_dtype: dtype of ``mu`` (keyword-only); the parameters' dtype when ``None``.
+      nu_dtype: dtype of ``nu`` (keyword-only); the parameters' real dtype when ``None``.
 
     Returns:
       A transformation with :class:`ScaleByAdamaxState`.
@@ -86,14 +92,18 @@ def scale_by_adamax(
 
     def init_fn(params: Params) -> ScaleByAdamaxState:
         return ScaleByAdamaxState(
-            jnp.zeros([], jnp.int32), zeros_state(params), real_zeros_state(params)
+            jnp.zeros([], jnp.int32),
+            zeros_state(params, mu_dtype),
+            real_zeros_state(params, nu_dtype),
         )
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
         count = safe_increment(state.count)
-        mu = tmap(lambda g, m: b1 * m + (1 - b1) * g, updates, state.mu)
-        nu = tmap(lambda g, v: jnp.maximum(b2 * v, jnp.abs(g) + eps), updates, state.nu)
+        mu = tmap(lambda g, m: b1 * upcast(m) + (1 - b1) * upcast(g), updates, state.mu)
+        nu = tmap(
+            lambda g, v: jnp.maximum(b2 * upcast(v), jnp.abs(upcast(g)) + eps), updates, state.nu
+        )
         c1 = debias_factor(b1, count)
         out = tmap(lambda g, m, v: like(m / c1 / v, g), updates, mu, nu)
         return out, ScaleByAdamaxState(count, tmap(like, mu, state.mu), tmap(like, nu, state.nu))
@@ -169,6 +179,8 @@ def scale_by_radam(
     threshold: jax.typing.ArrayLike = 5.0,
     *,
     nesterov: bool = False,
+    mu_dtype: Any = None,
+    nu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
     """Rectified Adam: Adam's step only once the variance of its rate is tractable.
 
@@ -192,6 +204,8 @@ def scale_by_radam(
         optax uses :math:`\\ge`, which differs only when :math:`\\rho_t` equals it
         exactly).
       nesterov: use Nesterov's look-ahead first moment.
+      mu_dtype: dtype of ``mu`` (keyword-only); the parameters' dtype when ``None``.
+      nu_dtype: dtype of ``nu`` (keyword-only); the parameters' real dtype when ``None``.
 
     Returns:
       A transformation with :class:`~gradtx.ScaleByAdamState`.
@@ -210,7 +224,9 @@ def scale_by_radam(
 
     def init_fn(params: Params) -> ScaleByAdamState:
         return ScaleByAdamState(
-            jnp.zeros([], jnp.int32), zeros_state(params), real_zeros_state(params)
+            jnp.zeros([], jnp.int32),
+            zeros_state(params, mu_dtype),
+            real_zeros_state(params, nu_dtype),
         )
 
     def update_fn(updates, state, params=None, **extra_args):
@@ -263,6 +279,8 @@ def scale_by_nadam(
     eps_root: jax.typing.ArrayLike = 0.0,
     mu_dtype: Any = None,
     momentum_decay: jax.typing.ArrayLike = 4e-3,
+    *,
+    nu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
     """NAdam with Dozat's warming momentum schedule (torch's ``NAdam``).
 
@@ -283,6 +301,7 @@ def scale_by_nadam(
     Args:
       b1, b2, eps, eps_root, mu_dtype: as in :func:`scale_by_adam`.
       momentum_decay: :math:`\\psi` >= 0 (torch's default 4e-3).
+      nu_dtype: dtype of ``nu`` (keyword-only), as in :func:`scale_by_adam`.
 
     Returns:
       A transformation with :class:`ScaleByNadamState`.
@@ -304,7 +323,7 @@ def scale_by_nadam(
         return ScaleByNadamState(
             jnp.zeros([], jnp.int32),
             zeros_state(params, mu_dtype),
-            real_zeros_state(params),
+            real_zeros_state(params, nu_dtype),
             as_float(1.0),
         )
 
@@ -319,7 +338,7 @@ def scale_by_nadam(
         c2 = debias_factor(b2, count)
 
         def step(g: jax.Array, m: jax.Array, v: jax.Array) -> jax.Array:
-            direction = (1 - mu_t) * g / (1 - prod) + mu_next * m / (1 - prod * mu_next)
+            direction = (1 - mu_t) * upcast(g) / (1 - prod) + mu_next * m / (1 - prod * mu_next)
             return like(direction / (jnp.sqrt(v / c2 + eps_root) + eps), g)
 
         out = tmap(step, updates, mu, nu)

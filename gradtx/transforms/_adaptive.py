@@ -16,6 +16,7 @@ from gradtx.transforms._common import (
     like,
     real_zeros_state,
     tmap,
+    upcast,
     zeros_state,
 )
 
@@ -62,6 +63,8 @@ def scale_by_rms(
     initial_scale: jax.typing.ArrayLike = 0.0,
     eps_in_sqrt: bool = True,
     bias_correction: bool = False,
+    *,
+    nu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
     """Divide updates by the root of an EMA of squared gradients (RMSProp).
 
@@ -84,6 +87,8 @@ def scale_by_rms(
       eps_in_sqrt: put ``eps`` inside the root (optax, the course notes) or outside
         (torch).
       bias_correction: divide :math:`\\nu_t` by :math:`1-\\rho^t`.
+      nu_dtype: dtype of :math:`\\nu` (keyword-only); the parameters' real dtype when
+        ``None``. The arithmetic runs in at least float32 whatever it is.
 
     Returns:
       A transformation with :class:`ScaleByRmsState`.
@@ -101,12 +106,15 @@ def scale_by_rms(
     check_nonnegative("scale_by_rms", "eps", eps)
 
     def init_fn(params: Params) -> ScaleByRmsState:
-        return ScaleByRmsState(full_state(params, initial_scale), jnp.zeros([], jnp.int32))
+        nu = full_state(params, initial_scale, nu_dtype)
+        return ScaleByRmsState(nu, jnp.zeros([], jnp.int32))
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
         count = safe_increment(state.count)
-        nu = tmap(lambda g, v: decay * v + (1 - decay) * abs_sq(g), updates, state.nu)
+        nu = tmap(
+            lambda g, v: decay * upcast(v) + (1 - decay) * abs_sq(upcast(g)), updates, state.nu
+        )
         c = _correct(decay, count, bias_correction)
         out = tmap(lambda g, v: like(g * _inv_root(v / c, eps, eps_in_sqrt), g), updates, nu)
         return out, ScaleByRmsState(tmap(like, nu, state.nu), count)
@@ -139,6 +147,9 @@ def scale_by_stddev(
     initial_scale: jax.typing.ArrayLike = 0.0,
     eps_in_sqrt: bool = True,
     bias_correction: bool = False,
+    *,
+    mu_dtype: Any = None,
+    nu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
     """Divide updates by a running standard deviation (centered RMSProp).
 
@@ -159,6 +170,9 @@ def scale_by_stddev(
       initial_scale: the starting value of :math:`\\nu`.
       eps_in_sqrt: put ``eps`` inside the root.
       bias_correction: divide both averages by :math:`1-\\rho^t`.
+      mu_dtype: dtype of :math:`\\mu` (keyword-only); the parameters' dtype when ``None``.
+      nu_dtype: dtype of :math:`\\nu` (keyword-only); the parameters' real dtype when
+        ``None``. The arithmetic runs in at least float32 whatever they are.
 
     Returns:
       A transformation with :class:`ScaleByStddevState`.
@@ -177,14 +191,18 @@ def scale_by_stddev(
 
     def init_fn(params: Params) -> ScaleByStddevState:
         return ScaleByStddevState(
-            zeros_state(params), full_state(params, initial_scale), jnp.zeros([], jnp.int32)
+            zeros_state(params, mu_dtype),
+            full_state(params, initial_scale, nu_dtype),
+            jnp.zeros([], jnp.int32),
         )
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
         count = safe_increment(state.count)
-        mu = tmap(lambda g, m: decay * m + (1 - decay) * g, updates, state.mu)
-        nu = tmap(lambda g, v: decay * v + (1 - decay) * abs_sq(g), updates, state.nu)
+        mu = tmap(lambda g, m: decay * upcast(m) + (1 - decay) * upcast(g), updates, state.mu)
+        nu = tmap(
+            lambda g, v: decay * upcast(v) + (1 - decay) * abs_sq(upcast(g)), updates, state.nu
+        )
         c = _correct(decay, count, bias_correction)
         out = tmap(
             lambda g, m, v: like(g * _inv_root(_variance(m, v, c), eps, eps_in_sqrt), g),
@@ -288,8 +306,8 @@ def _check_adam(fn: str, b1: Any, b2: Any, eps: Any, eps_root: Any) -> None:
 
 
 def _adam_moments(updates: Any, state: Any, b1: Any, b2: Any) -> tuple[Any, Any, jax.Array]:
-    mu = tmap(lambda g, m: b1 * m + (1 - b1) * g, updates, state.mu)
-    nu = tmap(lambda g, v: b2 * v + (1 - b2) * abs_sq(g), updates, state.nu)
+    mu = tmap(lambda g, m: b1 * upcast(m) + (1 - b1) * upcast(g), updates, state.mu)
+    nu = tmap(lambda g, v: b2 * upcast(v) + (1 - b2) * abs_sq(upcast(g)), updates, state.nu)
     return mu, nu, safe_increment(state.count)
 
 
@@ -300,7 +318,7 @@ def _first_moment_hat(
     if not nesterov:
         return tmap(lambda m: m / c1, mu)
     c1_next = _correct(b1, safe_increment(count), enabled)
-    return tmap(lambda g, m: b1 * m / c1_next + (1 - b1) * g / c1, updates, mu)
+    return tmap(lambda g, m: b1 * m / c1_next + (1 - b1) * upcast(g) / c1, updates, mu)
 
 
 def scale_by_adam(
@@ -312,6 +330,7 @@ def scale_by_adam(
     *,
     nesterov: bool = False,
     bias_correction: bool = True,
+    nu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
     """Scale updates by Adam's bias-corrected moment ratio.
 
@@ -338,6 +357,9 @@ def scale_by_adam(
       nesterov: use Nesterov's look-ahead first moment.
       bias_correction: divide the moments by :math:`1-\\beta^t` (the course notes'
         switch).
+      nu_dtype: dtype of ``nu`` (keyword-only); the parameters' real dtype when ``None``.
+        With a narrow ``mu_dtype``/``nu_dtype`` (e.g. bfloat16) the moments are upcast
+        to at least float32 for the arithmetic and rounded only when stored.
 
     Returns:
       A transformation with :class:`ScaleByAdamState`.
@@ -356,7 +378,9 @@ def scale_by_adam(
 
     def init_fn(params: Params) -> ScaleByAdamState:
         return ScaleByAdamState(
-            jnp.zeros([], jnp.int32), zeros_state(params, mu_dtype), real_zeros_state(params)
+            jnp.zeros([], jnp.int32),
+            zeros_state(params, mu_dtype),
+            real_zeros_state(params, nu_dtype),
         )
 
     def update_fn(updates, state, params=None, **extra_args):
@@ -398,6 +422,7 @@ def scale_by_amsgrad(
     bias_correction_nu: bool = True,
     *,
     max_of_raw_moment: bool = False,
+    nu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
     """Adam with a non-decreasing second moment (AMSGrad).
 
@@ -413,6 +438,8 @@ def scale_by_amsgrad(
       bias_correction_mu: correct the first moment.
       bias_correction_nu: correct the second moment.
       max_of_raw_moment: torch's form, see above.
+      nu_dtype: dtype of ``nu`` and ``nu_max`` (keyword-only); the parameters' real
+        dtype when ``None``.
 
     Returns:
       A transformation with :class:`ScaleByAmsgradState`.
@@ -432,8 +459,8 @@ def scale_by_amsgrad(
         return ScaleByAmsgradState(
             jnp.zeros([], jnp.int32),
             zeros_state(params, mu_dtype),
-            real_zeros_state(params),
-            real_zeros_state(params),
+            real_zeros_state(params, nu_dtype),
+            real_zeros_state(params, nu_dtype),
         )
 
     def update_fn(updates, state, params=None, **extra_args):
@@ -442,10 +469,10 @@ def scale_by_amsgrad(
         mu_hat = _first_moment_hat(updates, mu, b1, count, False, bias_correction_mu)
         c2 = _correct(b2, count, bias_correction_nu)
         if max_of_raw_moment:
-            nu_max = tmap(jnp.maximum, state.nu_max, nu)
+            nu_max = tmap(lambda m, v: jnp.maximum(upcast(m), v), state.nu_max, nu)
             denom = tmap(lambda v: v / c2, nu_max)
         else:
-            nu_max = tmap(lambda m, v: jnp.maximum(m, v / c2), state.nu_max, nu)
+            nu_max = tmap(lambda m, v: jnp.maximum(upcast(m), v / c2), state.nu_max, nu)
             denom = nu_max
         out = tmap(
             lambda g, m, v: like(m / (jnp.sqrt(v + eps_root) + eps), g), updates, mu_hat, denom

@@ -14,10 +14,12 @@ from gradtx.numerics import abs_sq, safe_increment
 from gradtx.transforms._adaptive import ScaleByAdamState
 from gradtx.transforms._common import (
     debias_factor,
+    full_state,
     like,
     real_zeros_state,
     require_params,
     tmap,
+    upcast,
     zeros_state,
 )
 
@@ -73,6 +75,8 @@ def scale_by_belief(
     eps_root: jax.typing.ArrayLike = 1e-16,
     *,
     nesterov: bool = False,
+    mu_dtype: Any = None,
+    nu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
     """Scale updates by AdaBelief's ratio of the momentum to its deviation.
 
@@ -98,6 +102,8 @@ def scale_by_belief(
       eps: added to the root, >= 0.
       eps_root: added to :math:`s_t` at every step, >= 0.
       nesterov: use Nesterov's look-ahead first moment.
+      mu_dtype: dtype of ``mu`` (keyword-only); the parameters' dtype when ``None``.
+      nu_dtype: dtype of ``nu`` (keyword-only); the parameters' real dtype when ``None``.
 
     Returns:
       A transformation with :class:`ScaleByBeliefState`.
@@ -117,20 +123,25 @@ def scale_by_belief(
 
     def init_fn(params: Params) -> ScaleByBeliefState:
         return ScaleByBeliefState(
-            jnp.zeros([], jnp.int32), zeros_state(params), real_zeros_state(params)
+            jnp.zeros([], jnp.int32),
+            zeros_state(params, mu_dtype),
+            real_zeros_state(params, nu_dtype),
         )
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
         count = safe_increment(state.count)
-        mu = tmap(lambda g, m: b1 * m + (1 - b1) * g, updates, state.mu)
+        mu = tmap(lambda g, m: b1 * upcast(m) + (1 - b1) * upcast(g), updates, state.mu)
         nu = tmap(
-            lambda g, m, s: b2 * s + (1 - b2) * abs_sq(g - m) + eps_root, updates, mu, state.nu
+            lambda g, m, s: b2 * upcast(s) + (1 - b2) * abs_sq(upcast(g) - m) + eps_root,
+            updates,
+            mu,
+            state.nu,
         )
         c1, c2 = debias_factor(b1, count), debias_factor(b2, count)
         if nesterov:
             c1_next = debias_factor(b1, safe_increment(count))
-            mu_hat = tmap(lambda g, m: b1 * m / c1_next + (1 - b1) * g / c1, updates, mu)
+            mu_hat = tmap(lambda g, m: b1 * m / c1_next + (1 - b1) * upcast(g) / c1, updates, mu)
         else:
             mu_hat = tmap(lambda m: m / c1, mu)
         out = tmap(lambda g, m, s: like(m / (jnp.sqrt(s / c2) + eps), g), updates, mu_hat, nu)
@@ -149,6 +160,9 @@ def scale_by_yogi(
     eps: jax.typing.ArrayLike = 1e-3,
     eps_root: jax.typing.ArrayLike = 0.0,
     initial_accumulator_value: jax.typing.ArrayLike = 1e-6,
+    *,
+    mu_dtype: Any = None,
+    nu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
     """Scale updates by Yogi's additively updated second moment.
 
@@ -177,6 +191,8 @@ def scale_by_yogi(
       eps: added to the root, >= 0 (the paper recommends 1e-3).
       eps_root: added inside the root, >= 0.
       initial_accumulator_value: :math:`m_0 = v_0`, >= 0.
+      mu_dtype: dtype of ``mu`` (keyword-only); the parameters' dtype when ``None``.
+      nu_dtype: dtype of ``nu`` (keyword-only); the parameters' real dtype when ``None``.
 
     Returns:
       A transformation with :class:`gradtx.ScaleByAdamState` (optax's state for Yogi).
@@ -196,17 +212,17 @@ def scale_by_yogi(
 
     def init_fn(params: Params) -> ScaleByAdamState:
         v0 = initial_accumulator_value
-        mu = tmap(lambda p: jnp.full(jnp.shape(p), v0, jnp.result_type(p)), params)
-        nu = tmap(lambda p: jnp.full(jnp.shape(p), v0, jnp.finfo(jnp.result_type(p)).dtype), params)
+        mu = tmap(lambda p: jnp.full(jnp.shape(p), v0, mu_dtype or jnp.result_type(p)), params)
+        nu = full_state(params, v0, nu_dtype)
         return ScaleByAdamState(jnp.zeros([], jnp.int32), mu, nu)
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
         count = safe_increment(state.count)
-        mu = tmap(lambda g, m: b1 * m + (1 - b1) * g, updates, state.mu)
+        mu = tmap(lambda g, m: b1 * upcast(m) + (1 - b1) * upcast(g), updates, state.mu)
 
         def second(g: jax.Array, v: jax.Array) -> jax.Array:
-            g2 = abs_sq(g)
+            g2, v = abs_sq(upcast(g)), upcast(v)
             return v - (1 - b2) * jnp.sign(v - g2) * g2
 
         nu = tmap(second, updates, state.nu)
@@ -350,6 +366,9 @@ def scale_by_adan(
     b3: jax.typing.ArrayLike = 0.99,
     eps: jax.typing.ArrayLike = 1e-8,
     eps_root: jax.typing.ArrayLike = 0.0,
+    *,
+    mu_dtype: Any = None,
+    nu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
     """Scale updates by Adan's adaptive Nesterov momentum.
 
@@ -382,6 +401,9 @@ def scale_by_adan(
       b3: :math:`\\beta_3` in [0, 1], the decay of the second moment.
       eps: added to the root, >= 0.
       eps_root: added inside the root, >= 0.
+      mu_dtype: dtype of ``m`` and ``v`` (keyword-only); the parameters' dtype when
+        ``None``. ``g`` keeps the gradients' dtype.
+      nu_dtype: dtype of ``n`` (keyword-only); the parameters' real dtype when ``None``.
 
     Returns:
       A transformation with :class:`ScaleByAdanState`.
@@ -399,19 +421,28 @@ def scale_by_adan(
     _check_eps("scale_by_adan", eps, eps_root)
 
     def init_fn(params: Params) -> ScaleByAdanState:
-        zeros = zeros_state(params)
+        mu = zeros_state(params, mu_dtype)
         return ScaleByAdanState(
-            zeros, zeros, real_zeros_state(params), zeros, jnp.zeros([], jnp.int32)
+            mu,
+            mu,
+            real_zeros_state(params, nu_dtype),
+            zeros_state(params),
+            jnp.zeros([], jnp.int32),
         )
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
         first = state.t == 0
         t = safe_increment(state.t)
-        diff = tmap(lambda g, gp: jnp.where(first, jnp.zeros_like(g), g - gp), updates, state.g)
-        m = tmap(lambda g, x: b1 * x + (1 - b1) * g, updates, state.m)
-        v = tmap(lambda d, x: b2 * x + (1 - b2) * d, diff, state.v)
-        n = tmap(lambda g, d, x: b3 * x + (1 - b3) * abs_sq(g + b2 * d), updates, diff, state.n)
+        diff = tmap(lambda g, gp: jnp.where(first, 0.0, upcast(g) - upcast(gp)), updates, state.g)
+        m = tmap(lambda g, x: b1 * upcast(x) + (1 - b1) * upcast(g), updates, state.m)
+        v = tmap(lambda d, x: b2 * upcast(x) + (1 - b2) * d, diff, state.v)
+        n = tmap(
+            lambda g, d, x: b3 * upcast(x) + (1 - b3) * abs_sq(upcast(g) + b2 * d),
+            updates,
+            diff,
+            state.n,
+        )
         c1, c2, c3 = debias_factor(b1, t), debias_factor(b2, t), debias_factor(b3, t)
 
         def direction(g, m_, v_, n_):

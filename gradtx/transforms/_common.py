@@ -36,9 +36,19 @@ def full_state(params: Any, value: Any, dtype: Any = None) -> Any:
     return tmap(f, params)
 
 
-def real_zeros_state(params: Any) -> Any:
-    """Zeros with the real dtype of each parameter (for second moments)."""
-    return full_state(params, 0.0)
+def real_zeros_state(params: Any, dtype: Any = None) -> Any:
+    """Zeros with the real dtype of each parameter (for second moments), or ``dtype``."""
+    return full_state(params, 0.0, dtype)
+
+
+def upcast(x: Any) -> jax.Array:
+    """``x`` in at least float32, for arithmetic on moments stored in a narrower dtype.
+
+    bfloat16/float16 leaves become float32; float32, float64 and complex leaves are
+    unchanged. Results are stored back in the state's dtype with :func:`like`.
+    """
+    x = jnp.asarray(x)
+    return x.astype(jnp.promote_types(x.dtype, jnp.float32))
 
 
 def require_params(fn: str, params: Any) -> None:

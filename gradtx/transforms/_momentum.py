@@ -10,7 +10,7 @@ import jax.numpy as jnp
 from gradtx._checks import check_decay, check_range
 from gradtx.base import GradientTransformationExtraArgs, Params
 from gradtx.numerics import safe_increment
-from gradtx.transforms._common import debias_factor, like, tmap, zeros_state
+from gradtx.transforms._common import debias_factor, like, tmap, upcast, zeros_state
 
 __all__ = [
     "BiasCorrectionState",
@@ -96,8 +96,9 @@ def scale_by_momentum(
             keep = jnp.where(state.count == 0, 1.0, keep)
 
         def step(g: jax.Array, m: jax.Array) -> tuple[jax.Array, jax.Array]:
-            new_m = decay * m + keep * g
-            out = keep * g + decay * new_m if nesterov else new_m
+            g32 = upcast(g)
+            new_m = decay * upcast(m) + keep * g32
+            out = keep * g32 + decay * new_m if nesterov else new_m
             return like(out, g), like(new_m, m)
 
         pairs = tmap(step, updates, state.trace)
@@ -167,7 +168,7 @@ def ema(
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
         count = safe_increment(state.count)
-        new = tmap(lambda g, v: (1 - decay) * g + decay * v, updates, state.ema)
+        new = tmap(lambda g, v: (1 - decay) * upcast(g) + decay * upcast(v), updates, state.ema)
         if debias:
             correction = debias_factor(decay, count)
             out = tmap(lambda g, v: like(v / correction, g), updates, new)

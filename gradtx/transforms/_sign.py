@@ -10,7 +10,7 @@ import jax.numpy as jnp
 from gradtx._checks import check_decay, check_nonnegative, check_positive, check_range, concrete
 from gradtx.base import GradientTransformationExtraArgs, Params
 from gradtx.numerics import safe_increment
-from gradtx.transforms._common import full_state, is_none, like, tmap, zeros_state
+from gradtx.transforms._common import full_state, is_none, like, tmap, upcast, zeros_state
 
 __all__ = [
     "ScaleByLionState",
@@ -122,8 +122,10 @@ def scale_by_lion(
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
-        out = tmap(lambda g, m: like(squash(b1 * m + (1 - b1) * g), g), updates, state.mu)
-        mu = tmap(lambda g, m: like(b2 * m + (1 - b2) * g, m), updates, state.mu)
+        out = tmap(
+            lambda g, m: like(squash(b1 * upcast(m) + (1 - b1) * upcast(g)), g), updates, state.mu
+        )
+        mu = tmap(lambda g, m: like(b2 * upcast(m) + (1 - b2) * upcast(g), m), updates, state.mu)
         return out, ScaleByLionState(safe_increment(state.count), mu)
 
     return GradientTransformationExtraArgs(init_fn, update_fn)

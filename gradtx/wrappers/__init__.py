@@ -52,6 +52,10 @@ from gradtx.wrappers._partition import partition as partition
 from gradtx.wrappers._partition import selective_transform as selective_transform
 from gradtx.wrappers._plateau import ReduceLROnPlateauState as ReduceLROnPlateauState
 from gradtx.wrappers._plateau import reduce_on_plateau as reduce_on_plateau
+from gradtx.wrappers._quantize import QuantizedArray as QuantizedArray
+from gradtx.wrappers._quantize import QuantizedState as QuantizedState
+from gradtx.wrappers._quantize import dynamic_code as dynamic_code
+from gradtx.wrappers._quantize import quantize_state as quantize_state
 from gradtx.wrappers._sam import NormalizeState as NormalizeState
 from gradtx.wrappers._sam import SAMState as SAMState
 from gradtx.wrappers._sam import normalize as normalize
@@ -122,6 +126,10 @@ __all__ = [
     "partition",
     "selective_transform",
     "normalize",
+    "QuantizedArray",
+    "QuantizedState",
+    "dynamic_code",
+    "quantize_state",
     "sam",
     "set_hyperparams",
 ]
