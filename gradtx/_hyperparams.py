@@ -277,7 +277,7 @@ def _inject(
                     out[k] = built  # supplied by an enclosing inject_hyperparams
                     continue
                 kept = _to_array(stored[k], dtype)
-                out[k] = jnp.where(state.overrides[i], kept, built) if by_hand else kept
+                out[k] = jax.lax.select(state.overrides[i], kept, built) if by_hand else kept
             for k, s in schedules.items():
                 out[k] = _to_array(s(state[0]), dtype)
             return HyperparamsDict(out, schedules)

@@ -40,7 +40,7 @@ def safe_increment(count: jax.typing.ArrayLike) -> jax.Array:
     else:
         raise TypeError(f"safe_increment(count) expects an integer or float array; got {dtype}.")
     one = jnp.ones([], dtype)
-    return jnp.where(count < limit, count + one, jnp.asarray(limit, dtype))
+    return jax.lax.select(count < limit, count + one, jnp.full(count.shape, limit, dtype))
 
 
 safe_int32_increment = safe_increment

@@ -9,6 +9,7 @@ from _catalogue_averaging import ENTRIES as AVERAGING
 from _catalogue_belief import ENTRIES as BELIEF
 from _catalogue_factored import ENTRIES as FACTORED
 from _catalogue_free import ENTRIES as FREE
+from _catalogue_fuse import ENTRIES as FUSE
 from _catalogue_lbfgs import ENTRIES as LBFGS
 from _catalogue_lowmem import ENTRIES as LOWMEM
 from _catalogue_mix import ENTRIES as MIX
@@ -41,6 +42,7 @@ CATALOGUE = [
     *WRAPPERS,  # cautious and sam, around optimizers above
     *MONITORING,  # norms, monitor, snapshot, flatten, stateful injection, AGC
     *PARTITION,  # partition and selective_transform, around optimizers above
+    *FUSE,  # fuse_leaves around adam and sgd-nesterov
     *AVERAGING,  # param_ema, swa and scale_by_tree chained after optimizers
     *NEWTON,  # newton and newton_cg (issue 5), given the objective as value_fn
     *LBFGS,  # lbfgs with zoom / backtracking line searches (issue 5), given value_fn

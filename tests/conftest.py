@@ -78,3 +78,41 @@ def count_compiles():
         )
         _COMPILE_LISTENER_REGISTERED = True
     return lambda: len(_BACKEND_COMPILES)
+
+
+# Tests that take several seconds each (examples, subprocesses with simulated devices,
+# whole guide pages, training runs). They run first, so that `pytest -n 2` does not end
+# with one worker busy on a long test while the other idles.
+_SLOW_FIRST = (
+    "tests/second_order/test_newton.py::test_guide_snippets",
+    "tests/test_examples.py::test_train_digits",
+    "tests/test_example_data_parallel.py",
+    "tests/wrappers/test_quantize.py::test_digits",
+    "tests/wrappers/test_quantize.py::test_small_integer",
+    "tests/test_benchmarks.py",
+    "tests/test_sharding.py",
+    "tests/test_example_init_study.py",
+    "tests/test_checkpoint.py::test_restore_onto_shardings",
+    "tests/second_order/test_linesearch.py",
+    "tests/test_checkpoint_faults.py",
+    "tests/test_example_gradient_health.py",
+    "tests/test_example_custom_optimizer.py",
+    "tests/test_example_compare.py",
+    "tests/test_docs_getting_started.py",
+    "tests/test_docs_migration.py",
+    "tests/test_example_ill_conditioned.py",
+    "tests/test_integration_flax_nnx.py",
+)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Move the known-slow tests to the front (a stable sort keeps the rest in order)."""
+
+    def rank(item: pytest.Item) -> int:
+        for i, prefix in enumerate(_SLOW_FIRST):
+            if item.nodeid.startswith(prefix):
+                return i
+        return len(_SLOW_FIRST)
+
+    items.sort(key=rank)

@@ -16,6 +16,7 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 OPTIMIZERS = ("sgd-momentum", "adam", "adamw", "lion", "adafactor")
+STEP_ROWS = (*OPTIMIZERS, "fuse_leaves(adam)")  # fused: gradtx only, against optax's adam
 
 
 def _load():
@@ -55,8 +56,8 @@ def test_machine_section(page):
 
 def test_step_time_table(page):
     rows = _table(page, "Step time")
-    assert len(rows) == 2 * len(OPTIMIZERS)  # two trees
-    assert [r[1] for r in rows] == list(OPTIMIZERS) * 2
+    assert len(rows) == 2 * len(STEP_ROWS)  # two trees
+    assert [r[1] for r in rows] == list(STEP_ROWS) * 2
     trees = sorted({r[0] for r in rows})
     assert trees == ["1,024 params, 4 leaves of 16x16", "320 params, 20 leaves of 4x4"]
     by_name = {(r[0], r[1]): r for r in rows}
@@ -72,6 +73,9 @@ def test_step_time_table(page):
     assert float(by_name[(big, "adam")][2]) == pytest.approx(28.0, abs=0.1)
     assert by_name[(big, "lion")][7] == "n/a"  # torch has no lion
     assert float(by_name[(big, "adam")][7]) > 0  # torch foreach adam
+    fused = by_name[(big, "fuse_leaves(adam)")]
+    assert float(fused[2]) == pytest.approx(28.0, abs=0.1)  # same traffic as adam
+    assert float(fused[7]) > 0  # next to torch's adam
 
 
 def test_compile_and_state_tables(page):
@@ -80,7 +84,8 @@ def test_compile_and_state_tables(page):
     for r in compile_rows:
         assert float(r[2]) > 0 and float(r[3]) > 0
     state = {r[1]: (float(r[2]), float(r[3])) for r in _table(page, "State bytes per parameter")}
-    assert len(state) == len(OPTIMIZERS)
+    assert len(state) == len(STEP_ROWS)
+    assert state["fuse_leaves(adam)"][1] == state["adam"][1]
     assert state["adam"][1] == pytest.approx(8.0, abs=0.1)  # optax: mu, nu
     assert 8.0 < state["adam"][0] < 8.2  # gradtx: mu, nu and a few scalars
     assert state["sgd-momentum"][1] == pytest.approx(4.0, abs=0.01)

@@ -138,9 +138,9 @@ def yogi(
     )
 
 
-def _novograd_build(learning_rate, b1, b2, eps, eps_root, weight_decay=None):
+def _novograd_build(learning_rate, b1, b2, eps, eps_root, weight_decay=None, *, mu_dtype):
     wd = 0.0 if weight_decay is None else weight_decay
-    return then_lr(scale_by_novograd(b1, b2, eps, eps_root, wd), learning_rate)
+    return then_lr(scale_by_novograd(b1, b2, eps, eps_root, wd, mu_dtype), learning_rate)
 
 
 def novograd(
@@ -150,6 +150,8 @@ def novograd(
     eps: Num = 1e-6,
     eps_root: Num = 0.0,
     weight_decay: ScalarOrSchedule = 0.0,
+    *,
+    mu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
     """The NovoGrad optimizer: momentum on layer-wise normalized gradients.
 
@@ -167,6 +169,8 @@ def novograd(
       eps_root: added inside the root.
       weight_decay: :math:`\\lambda` >= 0 (a number or a schedule); when not zero,
         ``update`` needs the params.
+      mu_dtype: dtype of the momentum :math:`m` (keyword-only); the parameters' dtype
+        when ``None`` (the norms :math:`v_t` are scalars, kept in float32).
 
     Returns:
       The optimizer; :func:`gradtx.hyperparams` shows ``learning_rate``, ``b1``,
@@ -189,7 +193,7 @@ def novograd(
     )
     if not is_zero(weight_decay):
         hps["weight_decay"] = weight_decay
-    return build_optimizer("novograd", _novograd_build, hps)
+    return build_optimizer("novograd", _novograd_build, hps, mu_dtype=mu_dtype)
 
 
 def _adan_build(

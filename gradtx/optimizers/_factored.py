@@ -41,8 +41,13 @@ def _adafactor_build(
     dtype_momentum,
     factored,
     weight_decay_mask,
+    nu_dtype,
 ):
-    parts = [scale_by_factored_rms(factored, decay_rate, decay_offset, min_dim_size_to_factor, eps)]
+    parts = [
+        scale_by_factored_rms(
+            factored, decay_rate, decay_offset, min_dim_size_to_factor, eps, nu_dtype=nu_dtype
+        )
+    ]
     if clipping_threshold is not None:
         parts.append(clip_by_block_rms(clipping_threshold))
     if learning_rate is not None:
@@ -70,6 +75,8 @@ def adafactor(
     eps: Num = 1e-30,
     factored: bool = True,
     weight_decay_mask: Any = None,
+    *,
+    nu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
     """Adafactor: Adam-like steps from a factored second moment, relative to the params.
 
@@ -116,6 +123,8 @@ def adafactor(
       factored: factor the second moment of leaves of rank >= 2.
       weight_decay_mask: where to decay: a tree of booleans like the params, or a
         function of the params returning one.
+      nu_dtype: dtype of the second-moment averages (factored or full; keyword-only);
+        the parameters' real dtype when ``None``.
 
     Returns:
       The optimizer; :func:`gradtx.hyperparams` shows ``decay_rate``,
@@ -163,14 +172,24 @@ def adafactor(
         dtype_momentum=dtype_momentum,
         factored=factored,
         weight_decay_mask=weight_decay_mask,
+        nu_dtype=nu_dtype,
     )
 
 
-def _sm3_build(learning_rate, momentum):
-    return chain(scale_by_sm3(momentum), scale_by_learning_rate(learning_rate))
+def _sm3_build(learning_rate, momentum, *, mu_dtype, nu_dtype):
+    return chain(
+        scale_by_sm3(momentum, mu_dtype=mu_dtype, nu_dtype=nu_dtype),
+        scale_by_learning_rate(learning_rate),
+    )
 
 
-def sm3(learning_rate: ScalarOrSchedule, momentum: Num = 0.9) -> GradientTransformationExtraArgs:
+def sm3(
+    learning_rate: ScalarOrSchedule,
+    momentum: Num = 0.9,
+    *,
+    mu_dtype: Any = None,
+    nu_dtype: Any = None,
+) -> GradientTransformationExtraArgs:
     """SM3: Adagrad-like rates from one accumulator per row, column (and axis) slice.
 
     Update rule: :math:`\\theta_{t+1} = \\theta_t - \\alpha_t m_t` with
@@ -187,6 +206,10 @@ def sm3(learning_rate: ScalarOrSchedule, momentum: Num = 0.9) -> GradientTransfo
     Args:
       learning_rate: :math:`\\alpha`, a number >= 0 or a schedule.
       momentum: :math:`\\beta` in [0, 1].
+      mu_dtype: dtype of the momentum :math:`m` (keyword-only); the parameters' dtype
+        when ``None``.
+      nu_dtype: dtype of the accumulators :math:`\\mu^{(a)}` (keyword-only); the
+        parameters' real dtype when ``None``.
 
     Returns:
       The optimizer; :func:`gradtx.hyperparams` shows ``learning_rate`` and
@@ -203,4 +226,5 @@ def sm3(learning_rate: ScalarOrSchedule, momentum: Num = 0.9) -> GradientTransfo
     """
     check_schedule_or_nonnegative("sm3", "learning_rate", learning_rate)
     check_range("sm3", "momentum", momentum, 0.0, 1.0)
-    return build_optimizer("sm3", _sm3_build, dict(learning_rate=learning_rate, momentum=momentum))
+    hps = dict(learning_rate=learning_rate, momentum=momentum)
+    return build_optimizer("sm3", _sm3_build, hps, mu_dtype=mu_dtype, nu_dtype=nu_dtype)

@@ -10,7 +10,12 @@ from gradtx._checks import check_schedule_or_nonnegative
 from gradtx.base import GradientTransformation, GradientTransformationExtraArgs, ScalarOrSchedule
 from gradtx.combine import chain
 from gradtx.optimizers._alias import build_optimizer
-from gradtx.transforms import add_decayed_weights, scale_by_galore, scale_by_learning_rate
+from gradtx.transforms import (
+    add_decayed_weights,
+    scale_by_adam,
+    scale_by_galore,
+    scale_by_learning_rate,
+)
 
 __all__ = ["galore"]
 
@@ -25,7 +30,11 @@ def _galore_build(
     base_optimizer,
     mask,
     weight_dimension_numbers,
+    mu_dtype,
+    nu_dtype,
 ):
+    if base_optimizer is None:
+        base_optimizer = scale_by_adam(mu_dtype=mu_dtype, nu_dtype=nu_dtype)
     return chain(
         scale_by_galore(rank, update_proj_gap, scale, base_optimizer, weight_dimension_numbers),
         add_decayed_weights(weight_decay, mask),
@@ -42,6 +51,9 @@ def galore(
     weight_decay: ScalarOrSchedule = 0.0,
     mask: Any = None,
     weight_dimension_numbers: Any = None,
+    *,
+    mu_dtype: Any = None,
+    nu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
     """GaLore: Adam on low-rank projections of the weight matrices' gradients.
 
@@ -72,6 +84,10 @@ def galore(
         params returning one.
       weight_dimension_numbers: which weights are projected and how they form a matrix
         (see :func:`gradtx.contrib.scale_by_galore`); every 2-D weight by default.
+      mu_dtype: dtype of the default base optimizer's first moment (keyword-only);
+        the parameters' dtype when ``None``.
+      nu_dtype: dtype of its second moment (keyword-only). With a ``base_optimizer``
+        of your own, give the dtypes to it instead (passing both raises ``ValueError``).
 
     Returns:
       The optimizer; :func:`gradtx.hyperparams` shows ``learning_rate``, ``scale`` and
@@ -95,6 +111,12 @@ def galore(
     check_schedule_or_nonnegative("galore", "weight_decay", weight_decay)
     # rank and update_proj_gap shape the state: checked here, with galore's name.
     _check_galore(rank, update_proj_gap)
+    if base_optimizer is not None and (mu_dtype is not None or nu_dtype is not None):
+        raise ValueError(
+            "`galore(mu_dtype=..., nu_dtype=...)` set the default base optimizer's moments; "
+            "with a base_optimizer of your own, give the dtypes to it instead, e.g. "
+            "base_optimizer=gradtx.scale_by_adam(mu_dtype=jnp.bfloat16)."
+        )
     return build_optimizer(
         "galore",
         _galore_build,
@@ -104,6 +126,8 @@ def galore(
         base_optimizer=base_optimizer,
         mask=mask,
         weight_dimension_numbers=weight_dimension_numbers,
+        mu_dtype=mu_dtype,
+        nu_dtype=nu_dtype,
     )
 
 

@@ -39,11 +39,23 @@ def _decayed(weight_decay: Any, mask: Any, *parts: Any) -> GradientTransformatio
 
 
 def _prodigy_build(
-    learning_rate, b1, b2, eps, estim_lr_coef, weight_decay, beta3=None, *, safeguard, estim_lr0
+    learning_rate,
+    b1,
+    b2,
+    eps,
+    estim_lr_coef,
+    weight_decay,
+    beta3=None,
+    *,
+    safeguard,
+    estim_lr0,
+    mu_dtype,
+    nu_dtype,
 ):
     return scale_by_prodigy(
-        learning_rate, (b1, b2), beta3, eps, estim_lr0, estim_lr_coef, weight_decay, safeguard
-    )
+        learning_rate, (b1, b2), beta3, eps, estim_lr0, estim_lr_coef, weight_decay, safeguard,
+        mu_dtype=mu_dtype, nu_dtype=nu_dtype,
+    )  # fmt: skip
 
 
 def prodigy(
@@ -55,6 +67,9 @@ def prodigy(
     estim_lr_coef: Num = 1.0,
     weight_decay: Num = 0.0,
     safeguard_warmup: bool = False,
+    *,
+    mu_dtype: Any = None,
+    nu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
     """Prodigy: Adam with a step size estimated from the distance travelled.
 
@@ -74,6 +89,10 @@ def prodigy(
       weight_decay: :math:`\\lambda` >= 0, decoupled (AdamW-style, times :math:`\\eta_k`).
       safeguard_warmup: leave :math:`\\gamma` out of the estimate's denominator.
 
+      mu_dtype: dtype of the first moment and of the gradient sum :math:`s`
+        (keyword-only); the parameters' dtype when ``None``.
+      nu_dtype: dtype of the second moment (keyword-only); the parameters' real dtype
+        when ``None``.
     Returns:
       The optimizer; :func:`gradtx.hyperparams` shows ``learning_rate``, ``b1``, ``b2``,
       ``eps``, ``estim_lr0``, ``estim_lr_coef``, ``weight_decay`` (and ``beta3`` when
@@ -108,12 +127,20 @@ def prodigy(
         hps["beta3"] = beta3
     # estim_lr0 only seeds the estimate d at init: static, not a settable hyperparameter
     return build_optimizer(
-        "prodigy", _prodigy_build, hps, safeguard=safeguard_warmup, estim_lr0=estim_lr0
+        "prodigy",
+        _prodigy_build,
+        hps,
+        safeguard=safeguard_warmup,
+        estim_lr0=estim_lr0,
+        mu_dtype=mu_dtype,
+        nu_dtype=nu_dtype,
     )
 
 
-def _dadapt_build(learning_rate, b1, b2, eps, weight_decay, *, estim_lr0):
-    return scale_by_dadapt_adamw(learning_rate, (b1, b2), eps, estim_lr0, weight_decay)
+def _dadapt_build(learning_rate, b1, b2, eps, weight_decay, *, estim_lr0, mu_dtype, nu_dtype):
+    return scale_by_dadapt_adamw(
+        learning_rate, (b1, b2), eps, estim_lr0, weight_decay, mu_dtype=mu_dtype, nu_dtype=nu_dtype
+    )
 
 
 def dadapt_adamw(
@@ -122,6 +149,9 @@ def dadapt_adamw(
     eps: Num = 1e-8,
     estim_lr0: Num = 1e-6,
     weight_decay: Num = 0.0,
+    *,
+    mu_dtype: Any = None,
+    nu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
     """D-Adaptation AdamW: Adam with a step size estimated from a lower bound on distance.
 
@@ -138,6 +168,10 @@ def dadapt_adamw(
       estim_lr0: :math:`d_1` > 0, the first distance estimate.
       weight_decay: :math:`\\lambda` >= 0, decoupled (times :math:`\\eta_k`).
 
+      mu_dtype: dtype of the first moment and of the gradient sum :math:`s`
+        (keyword-only); the parameters' dtype when ``None``.
+      nu_dtype: dtype of the second moment (keyword-only); the parameters' real dtype
+        when ``None``.
     Returns:
       The optimizer; :func:`gradtx.hyperparams` shows ``learning_rate``, ``b1``, ``b2``,
       ``eps``, ``estim_lr0``, ``weight_decay``. ``update`` needs ``params``.
@@ -162,7 +196,14 @@ def dadapt_adamw(
         weight_decay=weight_decay,
     )
     # estim_lr0 only seeds the estimate d at init: static, not a settable hyperparameter
-    return build_optimizer("dadapt_adamw", _dadapt_build, hps, estim_lr0=estim_lr0)
+    return build_optimizer(
+        "dadapt_adamw",
+        _dadapt_build,
+        hps,
+        estim_lr0=estim_lr0,
+        mu_dtype=mu_dtype,
+        nu_dtype=nu_dtype,
+    )
 
 
 def _weight_decay_hps(fn: str, hps: dict[str, Any], weight_decay: Any) -> dict[str, Any]:
@@ -283,11 +324,11 @@ def dowg(
     return build_optimizer("dowg", _dowg_build, hps, mask=mask)
 
 
-def _cocob_build(learning_rate, alpha, weight_decay=None, *, mask, eps):
+def _cocob_build(learning_rate, alpha, weight_decay=None, *, mask, eps, accumulator_dtype):
     return _decayed(
         weight_decay,
         mask,
-        scale_by_cocob(alpha, eps),
+        scale_by_cocob(alpha, eps, accumulator_dtype=accumulator_dtype),
         scale_by_learning_rate(learning_rate, flip_sign=False),
     )
 
@@ -298,6 +339,8 @@ def cocob(
     eps: Num = 1e-8,
     weight_decay: Num = 0.0,
     mask: Any = None,
+    *,
+    accumulator_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
     """COCOB-Backprop: coin betting, one bettor per coordinate, no step size.
 
@@ -316,6 +359,8 @@ def cocob(
       eps: > 0, the starting gradient scale.
       weight_decay: :math:`\\lambda` >= 0.
       mask: where to decay.
+      accumulator_dtype: dtype of the bettors' four sums and maxima (keyword-only); the
+        parameters' dtype when ``None`` (the starting point keeps the parameters').
 
     Returns:
       The optimizer; :func:`gradtx.hyperparams` shows ``learning_rate``, ``alpha``,
@@ -335,7 +380,9 @@ def cocob(
     scale_by_cocob(alpha, eps)
     hps = _weight_decay_hps("cocob", dict(learning_rate=learning_rate, alpha=alpha), weight_decay)
     # eps only sets the initial scale at init: static, not a settable hyperparameter
-    return build_optimizer("cocob", _cocob_build, hps, mask=mask, eps=eps)
+    return build_optimizer(
+        "cocob", _cocob_build, hps, mask=mask, eps=eps, accumulator_dtype=accumulator_dtype
+    )
 
 
 def _mechanize_build(weight_decay, eps, s_init, *, base_optimizer, num_betas):

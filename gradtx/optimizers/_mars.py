@@ -17,9 +17,9 @@ __all__ = ["mars"]
 Num = jax.typing.ArrayLike
 
 
-def _mars_build(learning_rate, b1, b2, eps, gamma, weight_decay, *, mu_dtype, mask):
+def _mars_build(learning_rate, b1, b2, eps, gamma, weight_decay, *, mu_dtype, nu_dtype, mask):
     return chain(
-        scale_by_mars(b1, b2, eps, gamma, mu_dtype),
+        scale_by_mars(b1, b2, eps, gamma, mu_dtype, nu_dtype=nu_dtype),
         add_decayed_weights(weight_decay, mask),
         scale_by_learning_rate(learning_rate),
     )
@@ -34,6 +34,8 @@ def mars(
     mask: Any = None,
     gamma: Num = 0.025,
     mu_dtype: Any = None,
+    *,
+    nu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
     """MARS-AdamW: AdamW on a clipped, variance-reduced gradient estimate.
 
@@ -63,6 +65,8 @@ def mars(
         params returning one.
       gamma: :math:`\\gamma` >= 0, the scale of the variance-reduction correction.
       mu_dtype: dtype of the first moment; the parameters' dtype when ``None``.
+      nu_dtype: dtype of the second moment (keyword-only); the parameters' real dtype
+        when ``None``.
 
     Returns:
       The optimizer; :func:`gradtx.hyperparams` shows ``learning_rate``, ``b1``,
@@ -98,5 +102,6 @@ def mars(
             weight_decay=weight_decay,
         ),
         mu_dtype=mu_dtype,
+        nu_dtype=nu_dtype,
         mask=mask,
     )

@@ -31,9 +31,9 @@ def _with_decay(fn: str, hps: dict[str, Any], weight_decay: Any) -> dict[str, An
 
 
 def _ademamix_build(
-    learning_rate, b1, b2, b3, alpha, eps, eps_root, weight_decay=None, *, mu_dtype, mask
+    learning_rate, b1, b2, b3, alpha, eps, eps_root, weight_decay=None, *, mu_dtype, nu_dtype, mask
 ):
-    direction = scale_by_ademamix(b1, b2, b3, alpha, eps, eps_root, mu_dtype)
+    direction = scale_by_ademamix(b1, b2, b3, alpha, eps, eps_root, mu_dtype, nu_dtype=nu_dtype)
     return then_lr(direction, learning_rate, weight_decay, mask)
 
 
@@ -48,6 +48,8 @@ def ademamix(
     mu_dtype: Any = None,
     weight_decay: ScalarOrSchedule = 0.0,
     mask: Any = None,
+    *,
+    nu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
     """The AdEMAMix optimizer: Adam with a second, slow EMA of gradients in the numerator.
 
@@ -70,6 +72,8 @@ def ademamix(
       mask: where to decay: a tree of booleans like the params, or a function of the
         params returning one.
 
+      nu_dtype: dtype of the second moment (keyword-only); the parameters' real dtype
+        when ``None``.
     Returns:
       The optimizer; :func:`gradtx.hyperparams` shows ``learning_rate``, ``b1``, ``b2``,
       ``b3``, ``alpha``, ``eps``, ``eps_root`` (and ``weight_decay`` when nonzero).
@@ -90,12 +94,21 @@ def ademamix(
         learning_rate=learning_rate, b1=b1, b2=b2, b3=b3, alpha=alpha, eps=eps, eps_root=eps_root
     )
     return build_optimizer(
-        fn, _ademamix_build, _with_decay(fn, hps, weight_decay), mu_dtype=mu_dtype, mask=mask
+        fn,
+        _ademamix_build,
+        _with_decay(fn, hps, weight_decay),
+        mu_dtype=mu_dtype,
+        nu_dtype=nu_dtype,
+        mask=mask,
     )
 
 
-def _simplified_build(learning_rate, b1, b2, alpha, eps, eps_root, weight_decay=None, *, mask):
-    direction = scale_by_simplified_ademamix(b1, b2, alpha, eps, eps_root)
+def _simplified_build(
+    learning_rate, b1, b2, alpha, eps, eps_root, weight_decay=None, *, mask, mu_dtype, nu_dtype
+):
+    direction = scale_by_simplified_ademamix(
+        b1, b2, alpha, eps, eps_root, mu_dtype=mu_dtype, nu_dtype=nu_dtype
+    )
     return then_lr(direction, learning_rate, weight_decay, mask)
 
 
@@ -108,6 +121,9 @@ def simplified_ademamix(
     eps_root: Num = 0.0,
     weight_decay: Num = 0.0,
     mask: Any = None,
+    *,
+    mu_dtype: Any = None,
+    nu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
     """Simplified-AdEMAMix: one undamped momentum plus a weighted current gradient.
 
@@ -126,6 +142,9 @@ def simplified_ademamix(
       eps_root: added inside the root.
       weight_decay: :math:`\\lambda` >= 0, decoupled (multiplied by the learning rate).
       mask: where to decay.
+      mu_dtype: dtype of the momentum :math:`m` (keyword-only); the parameters' dtype when ``None``.
+      nu_dtype: dtype of the second moment (keyword-only); the parameters' real dtype when
+        ``None``. See the state-precision guide.
 
     Returns:
       The optimizer; :func:`gradtx.hyperparams` shows ``learning_rate``, ``b1``, ``b2``,
@@ -144,11 +163,14 @@ def simplified_ademamix(
     check_schedule_or_nonnegative(fn, "learning_rate", learning_rate)
     scale_by_simplified_ademamix(b1, b2, alpha, eps, eps_root)
     hps = dict(learning_rate=learning_rate, b1=b1, b2=b2, alpha=alpha, eps=eps, eps_root=eps_root)
-    return build_optimizer(fn, _simplified_build, _with_decay(fn, hps, weight_decay), mask=mask)
+    decayed = _with_decay(fn, hps, weight_decay)
+    return build_optimizer(
+        fn, _simplified_build, decayed, mask=mask, mu_dtype=mu_dtype, nu_dtype=nu_dtype
+    )
 
 
-def _madgrad_build(learning_rate, momentum, eps, weight_decay=None, *, mask):
-    direction = scale_by_madgrad(learning_rate, momentum, eps)
+def _madgrad_build(learning_rate, momentum, eps, weight_decay=None, *, mask, mu_dtype, nu_dtype):
+    direction = scale_by_madgrad(learning_rate, momentum, eps, mu_dtype=mu_dtype, nu_dtype=nu_dtype)
     if weight_decay is None:
         return direction
     return chain(add_decayed_weights(weight_decay, mask), direction)
@@ -161,6 +183,8 @@ def madgrad(
     eps: float = 1e-6,
     *,
     mask: Any = None,
+    mu_dtype: Any = None,
+    nu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
     """The MADGRAD optimizer: momentumized, adaptive dual averaging.
 
@@ -179,6 +203,9 @@ def madgrad(
         :math:`\\lambda x_k`.
       eps: >= 0, added to the cube root and to the learning rate.
       mask: where to decay (keyword-only, gradtx's addition).
+      mu_dtype: dtype of :math:`s` (keyword-only); the parameters' dtype when ``None``.
+      nu_dtype: dtype of :math:`v` (keyword-only); the parameters' real dtype when
+        ``None``. See the state-precision guide.
 
     Returns:
       The optimizer; :func:`gradtx.hyperparams` shows ``learning_rate``, ``momentum``,
@@ -203,11 +230,17 @@ def madgrad(
     check_schedule_or_nonnegative(fn, "learning_rate", learning_rate)
     scale_by_madgrad(0.0, momentum, eps)
     hps = dict(learning_rate=learning_rate, momentum=momentum, eps=eps)
-    return build_optimizer(fn, _madgrad_build, _with_decay(fn, hps, weight_decay), mask=mask)
+    decayed = _with_decay(fn, hps, weight_decay)
+    return build_optimizer(
+        fn, _madgrad_build, decayed, mask=mask, mu_dtype=mu_dtype, nu_dtype=nu_dtype
+    )
 
 
-def _acprop_build(learning_rate, b1, b2, eps, eps_root, weight_decay=None, *, mask):
-    return then_lr(scale_by_acprop(b1, b2, eps, eps_root), learning_rate, weight_decay, mask)
+def _acprop_build(
+    learning_rate, b1, b2, eps, eps_root, weight_decay=None, *, mask, mu_dtype, nu_dtype
+):
+    direction = scale_by_acprop(b1, b2, eps, eps_root, mu_dtype=mu_dtype, nu_dtype=nu_dtype)
+    return then_lr(direction, learning_rate, weight_decay, mask)
 
 
 def acprop(
@@ -218,6 +251,9 @@ def acprop(
     eps_root: Num = 1e-16,
     weight_decay: Num = 0.0,
     mask: Any = None,
+    *,
+    mu_dtype: Any = None,
+    nu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
     """The ACProp optimizer: an asynchronous, centred RMSProp.
 
@@ -234,6 +270,9 @@ def acprop(
       eps_root: added to the second moment at every step.
       weight_decay: :math:`\\lambda` >= 0, decoupled (multiplied by the learning rate).
       mask: where to decay.
+      mu_dtype: dtype of :math:`m` (keyword-only); the parameters' dtype when ``None``.
+      nu_dtype: dtype of :math:`s` (keyword-only); the parameters' real dtype when
+        ``None``. See the state-precision guide.
 
     Returns:
       The optimizer; :func:`gradtx.hyperparams` shows ``learning_rate``, ``b1``, ``b2``,
@@ -252,4 +291,7 @@ def acprop(
     check_schedule_or_nonnegative(fn, "learning_rate", learning_rate)
     scale_by_acprop(b1, b2, eps, eps_root)
     hps = dict(learning_rate=learning_rate, b1=b1, b2=b2, eps=eps, eps_root=eps_root)
-    return build_optimizer(fn, _acprop_build, _with_decay(fn, hps, weight_decay), mask=mask)
+    decayed = _with_decay(fn, hps, weight_decay)
+    return build_optimizer(
+        fn, _acprop_build, decayed, mask=mask, mu_dtype=mu_dtype, nu_dtype=nu_dtype
+    )

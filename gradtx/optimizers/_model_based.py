@@ -25,8 +25,10 @@ __all__ = ["dpsgd", "momo", "momo_adam", "sophia"]
 Num = jax.typing.ArrayLike
 
 
-def _momo_build(learning_rate, beta, lower_bound, weight_decay, *, adapt_lower_bound):
-    return scale_by_momo(learning_rate, beta, lower_bound, weight_decay, adapt_lower_bound)
+def _momo_build(learning_rate, beta, lower_bound, weight_decay, *, adapt_lower_bound, mu_dtype):
+    return scale_by_momo(
+        learning_rate, beta, lower_bound, weight_decay, adapt_lower_bound, mu_dtype=mu_dtype
+    )
 
 
 def momo(
@@ -35,6 +37,8 @@ def momo(
     lower_bound: Num = 0.0,
     weight_decay: Num = 0.0,
     adapt_lower_bound: bool = False,
+    *,
+    mu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
     """MoMo: SGD with momentum whose step size comes from a model of the loss.
 
@@ -61,6 +65,8 @@ def momo(
       weight_decay: :math:`\\lambda` >= 0.
       adapt_lower_bound: estimate :math:`f_*` online, starting from ``lower_bound``
         (MoMo*; see :func:`gradtx.scale_by_momo`).
+      mu_dtype: dtype of the gradient average :math:`d` (keyword-only); the
+        parameters' dtype when ``None``.
 
     Returns:
       The optimizer; ``update`` needs the params and ``value=`` (the loss).
@@ -88,13 +94,18 @@ def momo(
     hps = dict(
         learning_rate=learning_rate, beta=beta, lower_bound=lower_bound, weight_decay=weight_decay
     )
-    return build_optimizer(fn, _momo_build, hps, adapt_lower_bound=adapt_lower_bound)
-
-
-def _momo_adam_build(learning_rate, b1, b2, eps, lower_bound, weight_decay, *, adapt_lower_bound):
-    return scale_by_momo_adam(
-        learning_rate, b1, b2, eps, lower_bound, weight_decay, adapt_lower_bound
+    return build_optimizer(
+        fn, _momo_build, hps, adapt_lower_bound=adapt_lower_bound, mu_dtype=mu_dtype
     )
+
+
+def _momo_adam_build(
+    learning_rate, b1, b2, eps, lower_bound, weight_decay, *, adapt_lower_bound, mu_dtype, nu_dtype
+):
+    return scale_by_momo_adam(
+        learning_rate, b1, b2, eps, lower_bound, weight_decay, adapt_lower_bound,
+        mu_dtype=mu_dtype, nu_dtype=nu_dtype,
+    )  # fmt: skip
 
 
 def momo_adam(
@@ -105,6 +116,9 @@ def momo_adam(
     lower_bound: Num = 0.0,
     weight_decay: Num = 0.0,
     adapt_lower_bound: bool = False,
+    *,
+    mu_dtype: Any = None,
+    nu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
     """MoMo-Adam: Adam's preconditioned direction with MoMo's model-based step size.
 
@@ -126,6 +140,10 @@ def momo_adam(
       b2: the second moment's decay in [0, 1].
       eps: added to the root, >= 0.
       lower_bound, weight_decay, adapt_lower_bound: as in :func:`momo`.
+      mu_dtype: dtype of the gradient average (keyword-only); the parameters' dtype
+        when ``None``.
+      nu_dtype: dtype of the second moment (keyword-only); the parameters' real dtype
+        when ``None``.
 
     Returns:
       The optimizer; ``update`` needs the params and ``value=``.
@@ -158,7 +176,14 @@ def momo_adam(
         lower_bound=lower_bound,
         weight_decay=weight_decay,
     )
-    return build_optimizer(fn, _momo_adam_build, hps, adapt_lower_bound=adapt_lower_bound)
+    return build_optimizer(
+        fn,
+        _momo_adam_build,
+        hps,
+        adapt_lower_bound=adapt_lower_bound,
+        mu_dtype=mu_dtype,
+        nu_dtype=nu_dtype,
+    )
 
 
 def _sophia_build(
@@ -176,6 +201,7 @@ def _sophia_build(
     mu_dtype,
     verbose,
     print_win_rate_every_n_steps,
+    nu_dtype=None,
 ):
     return chain(
         scale_by_sophia(
@@ -189,6 +215,7 @@ def _sophia_build(
             mu_dtype,
             verbose,
             print_win_rate_every_n_steps,
+            nu_dtype=nu_dtype,
         ),
         add_decayed_weights(weight_decay, weight_decay_mask),
         scale_by_learning_rate(learning_rate),
@@ -209,6 +236,8 @@ def sophia(
     mu_dtype: Any = None,
     verbose: bool = False,
     print_win_rate_every_n_steps: int = 0,
+    *,
+    nu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
     """Sophia: momentum divided by a clipped diagonal Hessian estimate.
 
@@ -240,6 +269,8 @@ def sophia(
       mu_dtype: dtype of the momentum.
       verbose: print the win rate (fraction of unclipped coordinates).
       print_win_rate_every_n_steps: how often to print it.
+      nu_dtype: dtype of the Hessian-diagonal average (keyword-only); the parameters'
+        dtype when ``None``.
 
     Returns:
       The optimizer; ``update`` needs the params and ``obj_fn=`` (the loss as a
@@ -283,15 +314,25 @@ def sophia(
         update_interval=int(update_interval),
         hessian_diagonal_fn=hessian_diagonal_fn,
         mu_dtype=mu_dtype,
+        nu_dtype=nu_dtype,
         verbose=verbose,
         print_win_rate_every_n_steps=print_win_rate_every_n_steps,
     )
 
 
-def _dpsgd_build(learning_rate, l2_norm_clip, noise_multiplier, momentum=None, *, seed, nesterov):
+def _dpsgd_build(
+    learning_rate,
+    l2_norm_clip,
+    noise_multiplier,
+    momentum=None,
+    *,
+    seed,
+    nesterov,
+    accumulator_dtype,
+):
     parts = [differentially_private_aggregate(l2_norm_clip, noise_multiplier, seed=seed)]
     if momentum is not None:
-        parts.append(trace(momentum, nesterov))
+        parts.append(trace(momentum, nesterov, accumulator_dtype=accumulator_dtype))
     parts.append(scale_by_learning_rate(learning_rate))
     return chain(*parts)
 
@@ -303,6 +344,8 @@ def dpsgd(
     seed: int,
     momentum: Num | None = None,
     nesterov: bool = False,
+    *,
+    accumulator_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
     """DP-SGD: SGD on clipped, noised per-example gradients.
 
@@ -325,6 +368,8 @@ def dpsgd(
       seed: the integer seed of the noise (the key lives in the state).
       momentum: :math:`\\mu` in [0, 1], or ``None`` for plain SGD.
       nesterov: Nesterov momentum.
+      accumulator_dtype: dtype of the momentum buffer (keyword-only, as
+        :func:`gradtx.trace`'s); the parameters' dtype when ``None``.
 
     Returns:
       The optimizer; ``update`` takes per-example gradients (a leading batch axis on
@@ -351,4 +396,6 @@ def dpsgd(
     if momentum is not None:
         check_decay(fn, "momentum", momentum)
         hps["momentum"] = momentum
-    return build_optimizer(fn, _dpsgd_build, hps, seed=seed, nesterov=nesterov)
+    return build_optimizer(
+        fn, _dpsgd_build, hps, seed=seed, nesterov=nesterov, accumulator_dtype=accumulator_dtype
+    )

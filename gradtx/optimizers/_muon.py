@@ -102,6 +102,7 @@ def _muon_build(
     muon_weight_dimension_numbers,
     momentum_form,
     orthogonalize_fn,
+    nu_dtype=None,
 ):
     dims = muon_weight_dimension_numbers
     matrices = chain(
@@ -123,7 +124,9 @@ def _muon_build(
         scale_by_learning_rate(learning_rate),
     )
     others = chain(
-        scale_by_adam(adam_b1, adam_b2, eps, adam_eps_root, mu_dtype, nesterov=nesterov),
+        scale_by_adam(
+            adam_b1, adam_b2, eps, adam_eps_root, mu_dtype, nesterov=nesterov, nu_dtype=nu_dtype
+        ),
         add_decayed_weights(adam_weight_decay),
         scale_by_learning_rate(learning_rate if adam_learning_rate is None else adam_learning_rate),
     )
@@ -152,6 +155,7 @@ def muon(
     consistent_rms: Num | None = None,
     momentum_form: str = "debiased",
     orthogonalize_fn: Orthogonalizer | None = None,
+    nu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
     """Muon: orthogonalized Nesterov momentum for matrices, AdamW for the rest.
 
@@ -207,6 +211,8 @@ def muon(
       weight_decay_mask: where ``weight_decay`` applies (booleans like the params, or
         a function of them).
       mu_dtype: dtype of the momenta (Muon's and Adam's first moment).
+      nu_dtype: dtype of Adam's second moment, for the non-Muon parameters
+        (keyword-only); the parameters' real dtype when ``None``.
       nesterov: Nesterov momentum, for Muon and Adam.
       adaptive: scale Muon's updates by the dual norm (see
         :func:`gradtx.scale_by_muon`).
@@ -292,6 +298,7 @@ def muon(
         muon_weight_dimension_numbers=muon_weight_dimension_numbers,
         momentum_form=momentum_form,
         orthogonalize_fn=orthogonalize_fn,
+        nu_dtype=nu_dtype,
     )
 
 

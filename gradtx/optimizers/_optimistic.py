@@ -76,10 +76,10 @@ def optimistic_gradient_descent(
 
 
 def _optimistic_adam_build(
-    learning_rate, alpha, beta, b1, b2, eps, eps_root, *, mu_dtype, nesterov
+    learning_rate, alpha, beta, b1, b2, eps, eps_root, *, mu_dtype, nesterov, nu_dtype
 ):
     return chain(
-        scale_by_adam(b1, b2, eps, eps_root, mu_dtype, nesterov=nesterov),
+        scale_by_adam(b1, b2, eps, eps_root, mu_dtype, nesterov=nesterov, nu_dtype=nu_dtype),
         scale_by_optimistic_gradient(alpha, beta),
         scale_by_learning_rate(learning_rate),
     )
@@ -96,6 +96,7 @@ def optimistic_adam_v2(
     eps_root: Num = 0.0,
     mu_dtype: Any = None,
     nesterov: bool = True,
+    nu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
     """Optimistic Adam: optimism applied to Adam's direction.
 
@@ -116,7 +117,7 @@ def optimistic_adam_v2(
       learning_rate: :math:`\\alpha_t`, a number >= 0 or a schedule.
       alpha: :math:`a` >= 0.
       beta: :math:`b` >= 0.
-      b1, b2, eps, eps_root, mu_dtype: as in :func:`gradtx.adam`.
+      b1, b2, eps, eps_root, mu_dtype, nu_dtype: as in :func:`gradtx.adam`.
       nesterov: NAdam's look-ahead first moment.
 
     Returns:
@@ -149,18 +150,20 @@ def optimistic_adam_v2(
         eps=eps,
         eps_root=eps_root,
     )
-    return build_optimizer(fn, _optimistic_adam_build, hps, mu_dtype=mu_dtype, nesterov=nesterov)
+    return build_optimizer(
+        fn, _optimistic_adam_build, hps, mu_dtype=mu_dtype, nesterov=nesterov, nu_dtype=nu_dtype
+    )
 
 
 def _optimistic_adam_v1_build(
-    learning_rate, b1, b2, eps, eps_root, *, mu_dtype, nesterov, **optimism
+    learning_rate, b1, b2, eps, eps_root, *, mu_dtype, nesterov, nu_dtype, **optimism
 ):
     # Without ``optimism`` the optimism follows the learning rate (read from the
     # state), so changing one by ``set_hyperparams`` changes both, as the paper's
     # single step size would.
     weight = optimism.get("optimism", learning_rate)
     return chain(
-        scale_by_adam(b1, b2, eps, eps_root, mu_dtype, nesterov=nesterov),
+        scale_by_adam(b1, b2, eps, eps_root, mu_dtype, nesterov=nesterov, nu_dtype=nu_dtype),
         scale_by_optimistic_gradient(learning_rate, weight),
         scale(-1.0),
     )
@@ -176,6 +179,7 @@ def optimistic_adam(
     mu_dtype: Any = None,
     *,
     nesterov: bool = True,
+    nu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
     """Optimistic Adam with separate step size and optimism (optax's first version).
 
@@ -200,7 +204,8 @@ def optimistic_adam(
       learning_rate: :math:`\\alpha` >= 0, a number or a schedule.
       optimism: :math:`o` >= 0, a number or a schedule; ``None`` makes it follow the
         learning rate (then it is not recorded separately in the state).
-      b1, b2, eps, eps_root, mu_dtype: as in :func:`gradtx.adam`.
+      b1, b2, eps, eps_root, mu_dtype, nu_dtype: as in :func:`gradtx.adam` (``nu_dtype``
+        is keyword-only).
       nesterov: NAdam's look-ahead first moment (keyword-only, as in optax).
 
     Returns:
@@ -231,4 +236,11 @@ def optimistic_adam(
     hps = dict(learning_rate=learning_rate, b1=b1, b2=b2, eps=eps, eps_root=eps_root)
     if optimism is not None:
         hps["optimism"] = optimism
-    return build_optimizer(fn, _optimistic_adam_v1_build, hps, mu_dtype=mu_dtype, nesterov=nesterov)
+    return build_optimizer(
+        fn,
+        _optimistic_adam_v1_build,
+        hps,
+        mu_dtype=mu_dtype,
+        nesterov=nesterov,
+        nu_dtype=nu_dtype,
+    )

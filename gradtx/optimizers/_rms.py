@@ -142,9 +142,9 @@ def rmsprop(
     )
 
 
-def _adagrad_build(learning_rate, initial_accumulator_value, eps, *, eps_in_sqrt):
+def _adagrad_build(learning_rate, initial_accumulator_value, eps, *, eps_in_sqrt, nu_dtype):
     return chain(
-        scale_by_rss(initial_accumulator_value, eps, eps_in_sqrt=eps_in_sqrt),
+        scale_by_rss(initial_accumulator_value, eps, eps_in_sqrt=eps_in_sqrt, nu_dtype=nu_dtype),
         scale_by_learning_rate(learning_rate),
     )
 
@@ -155,6 +155,7 @@ def adagrad(
     eps: Num = 1e-7,
     *,
     eps_in_sqrt: bool = True,
+    nu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
     """Adagrad: per-parameter rates from the sum of all past squared gradients.
 
@@ -170,6 +171,8 @@ def adagrad(
       initial_accumulator_value: :math:`s_0` >= 0.
       eps: >= 0.
       eps_in_sqrt: ``eps`` inside the root (optax) or outside (torch).
+      nu_dtype: dtype of the sum of squares :math:`s` (keyword-only); the parameters'
+        real dtype when ``None`` (see :func:`gradtx.scale_by_rss`).
 
     Returns:
       The optimizer.
@@ -194,15 +197,16 @@ def adagrad(
             eps=eps,
         ),
         eps_in_sqrt=eps_in_sqrt,
+        nu_dtype=nu_dtype,
     )
 
 
-def _adadelta_build(learning_rate, rho, eps, weight_decay=None, *, weight_decay_mask):
+def _adadelta_build(learning_rate, rho, eps, weight_decay=None, *, weight_decay_mask, nu_dtype):
     return chain(
         identity()
         if weight_decay is None
         else add_decayed_weights(weight_decay, weight_decay_mask),
-        scale_by_adadelta(rho, eps),
+        scale_by_adadelta(rho, eps, nu_dtype=nu_dtype),
         scale_by_learning_rate(learning_rate),
     )
 
@@ -213,6 +217,8 @@ def adadelta(
     eps: Num = 1e-6,
     weight_decay: ScalarOrSchedule = 0.0,
     weight_decay_mask: Any = None,
+    *,
+    nu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
     """Adadelta: steps scaled by the ratio of RMS past steps to RMS gradients.
 
@@ -226,6 +232,8 @@ def adadelta(
       eps: > 0.
       weight_decay: :math:`\\lambda` >= 0 (coupled, as torch's).
       weight_decay_mask: where to decay.
+      nu_dtype: dtype of both running averages (keyword-only); the parameters' real
+        dtype when ``None``.
 
     Returns:
       The optimizer.
@@ -247,4 +255,6 @@ def adadelta(
     hps: dict[str, Any] = dict(learning_rate=learning_rate, rho=rho, eps=eps)
     if not is_zero(weight_decay):
         hps["weight_decay"] = weight_decay
-    return build_optimizer("adadelta", _adadelta_build, hps, weight_decay_mask=weight_decay_mask)
+    return build_optimizer(
+        "adadelta", _adadelta_build, hps, weight_decay_mask=weight_decay_mask, nu_dtype=nu_dtype
+    )

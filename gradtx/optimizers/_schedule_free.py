@@ -61,11 +61,14 @@ def _schedule_free_build(
     warmup_steps,
     state_dtype,
     mask,
+    nu_dtype=None,
 ):
     lr = _warmed_up(learning_rate, warmup_steps)
     parts = []
     if b2 is not None:
-        parts.append(scale_by_rms(b2, eps, eps_in_sqrt=False, bias_correction=True))
+        parts.append(
+            scale_by_rms(b2, eps, eps_in_sqrt=False, bias_correction=True, nu_dtype=nu_dtype)
+        )
     if weight_decay is not None:
         parts.append(add_decayed_weights(weight_decay, mask))
     parts.append(scale_by_learning_rate(lr))
@@ -157,6 +160,7 @@ def schedule_free_adamw(
     state_dtype: Any = None,
     *,
     mask: Any = None,
+    nu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
     """Schedule-free AdamW: :func:`schedule_free_sgd` with Adam's second-moment scaling.
 
@@ -181,6 +185,8 @@ def schedule_free_adamw(
       b2: :math:`\\beta_2` in [0, 1].
       eps: added to the root, >= 0.
       weight_decay: :math:`\\lambda` >= 0, decoupled and applied at :math:`y`.
+      nu_dtype: dtype of :math:`v` (keyword-only); the parameters' real dtype when
+        ``None`` (``state_dtype`` sets :math:`z`'s).
 
     Returns:
       The optimizer; :func:`gradtx.hyperparams` shows ``learning_rate``, ``b1``,
@@ -216,10 +222,13 @@ def schedule_free_adamw(
         warmup_steps=warmup_steps,
         state_dtype=state_dtype,
         mask=mask,
+        nu_dtype=nu_dtype,
     )
 
 
-def _adopt_build(learning_rate, b1, b2, eps, *, mu_dtype, nesterov, use_clipping, clip_value_fn):
+def _adopt_build(
+    learning_rate, b1, b2, eps, *, mu_dtype, nesterov, use_clipping, clip_value_fn, nu_dtype
+):
     direction = scale_by_adopt(
         b1,
         b2,
@@ -228,6 +237,7 @@ def _adopt_build(learning_rate, b1, b2, eps, *, mu_dtype, nesterov, use_clipping
         nesterov=nesterov,
         use_clipping=use_clipping,
         clip_value_fn=clip_value_fn,
+        nu_dtype=nu_dtype,
     )
     return chain(direction, scale_by_learning_rate(learning_rate))
 
@@ -242,6 +252,7 @@ def adopt(
     nesterov: bool = False,
     use_clipping: bool = True,
     clip_value_fn: Callable[[jax.Array], jax.Array] = _adopt_clip,
+    nu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
     """ADOPT: Adam that normalizes each gradient by the previous steps' second moment.
 
@@ -251,8 +262,8 @@ def adopt(
 
     Args:
       learning_rate: :math:`\\alpha`, a number >= 0 or a schedule.
-      b1, b2, eps, mu_dtype, nesterov, use_clipping, clip_value_fn: as in
-        :func:`gradtx.scale_by_adopt`.
+      b1, b2, eps, mu_dtype, nesterov, use_clipping, clip_value_fn, nu_dtype: as in
+        :func:`gradtx.scale_by_adopt` (``nu_dtype`` is keyword-only).
 
     Returns:
       The optimizer; :func:`gradtx.hyperparams` shows ``learning_rate``, ``b1``,
@@ -284,4 +295,5 @@ def adopt(
         nesterov=nesterov,
         use_clipping=use_clipping,
         clip_value_fn=clip_value_fn,
+        nu_dtype=nu_dtype,
     )

@@ -29,12 +29,17 @@ def _shampoo_build(
     mask,
     nesterov,
     moving_average_for_momentum,
+    mu_dtype,
+    nu_dtype,
     **shampoo_static,
 ):
     direction = chain(
-        scale_by_shampoo(b2, matrix_epsilon, diagonal_epsilon, **shampoo_static),
+        scale_by_shampoo(b2, matrix_epsilon, diagonal_epsilon, nu_dtype=nu_dtype, **shampoo_static),
         scale_by_momentum(
-            b1, nesterov=nesterov, dampening=b1 if moving_average_for_momentum else 0.0
+            b1,
+            nesterov=nesterov,
+            dampening=b1 if moving_average_for_momentum else 0.0,
+            accumulator_dtype=mu_dtype,
         ),
     )
     return then_lr(direction, learning_rate, weight_decay, mask)
@@ -58,6 +63,8 @@ def shampoo(
     exponent_override: int = 0,
     skip_preconditioning_dim_size_gt: int = 4096,
     skip_preconditioning_rank_lt: int = 1,
+    mu_dtype: Any = None,
+    nu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
     """Shampoo: Kronecker-factored preconditioning with grafting, blocks and lazy roots.
 
@@ -116,6 +123,9 @@ def shampoo(
         preconditioned (nor blocked).
       skip_preconditioning_rank_lt: parameters of lower rank take the graft's update
         (scalars always do).
+      mu_dtype: dtype of the momentum buffer; the parameters' dtype when ``None``.
+      nu_dtype: dtype of the graft's accumulator; float32 (or wider) when ``None``.
+        The Kronecker statistics and roots stay in float32 whatever it is.
 
     Returns:
       The optimizer; :func:`gradtx.hyperparams` shows ``learning_rate``, ``b1``,
@@ -167,5 +177,7 @@ def shampoo(
         mask=mask,
         nesterov=nesterov,
         moving_average_for_momentum=moving_average_for_momentum,
+        mu_dtype=mu_dtype,
+        nu_dtype=nu_dtype,
         **static,
     )

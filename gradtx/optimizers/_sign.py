@@ -195,7 +195,9 @@ def _per_rate(bound: Any, learning_rate: Any) -> jax.Array:
     return bound / jnp.where(lr > 0, lr, 1.0)
 
 
-def _rprop_build(learning_rate, eta_minus, eta_plus, min_step_size, max_step_size):
+def _rprop_build(
+    learning_rate, eta_minus, eta_plus, min_step_size, max_step_size, *, accumulator_dtype
+):
     # The state keeps step sizes in units of the learning rate (1 at the start), so
     # that the learning rate in the state scales the steps: with a constant rate this
     # is Rprop exactly, with a schedule the steps follow it.
@@ -205,6 +207,7 @@ def _rprop_build(learning_rate, eta_minus, eta_plus, min_step_size, max_step_siz
         eta_plus,
         _per_rate(min_step_size, learning_rate),
         _per_rate(max_step_size, learning_rate),
+        accumulator_dtype=accumulator_dtype,
     )
     return chain(relative, scale_by_learning_rate(learning_rate))
 
@@ -215,6 +218,8 @@ def rprop(
     eta_plus: Num = 1.2,
     min_step_size: Num = 1e-6,
     max_step_size: Num = 50.0,
+    *,
+    accumulator_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
     """Rprop: each parameter moves by its own step size, grown or shrunk by sign changes.
 
@@ -254,6 +259,8 @@ def rprop(
       eta_plus: the growth factor :math:`\\eta^+` > 1.
       min_step_size: the smallest step size, >= 0.
       max_step_size: the largest step size, > 0 and >= ``min_step_size``.
+      accumulator_dtype: dtype of the per-parameter step sizes and previous signs
+        (keyword-only); the parameters' dtype when ``None``.
 
     Returns:
       The optimizer; :func:`gradtx.hyperparams` shows ``learning_rate``,
@@ -296,4 +303,5 @@ def rprop(
             min_step_size=min_step_size,
             max_step_size=max_step_size,
         ),
+        accumulator_dtype=accumulator_dtype,
     )

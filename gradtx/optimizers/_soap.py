@@ -28,10 +28,13 @@ def _soap_build(
     precondition_frequency,
     max_precondition_dim,
     mask,
+    mu_dtype,
+    nu_dtype,
 ):
     direction = scale_by_soap(
-        b1, b2, shampoo_beta, eps, precondition_frequency, max_precondition_dim
-    )
+        b1, b2, shampoo_beta, eps, precondition_frequency, max_precondition_dim,
+        mu_dtype=mu_dtype, nu_dtype=nu_dtype,
+    )  # fmt: skip
     return then_lr(direction, learning_rate, weight_decay, mask)
 
 
@@ -45,6 +48,9 @@ def soap(
     mask: Any = None,
     precondition_frequency: int = 10,
     max_precondition_dim: int = 10000,
+    *,
+    mu_dtype: Any = None,
+    nu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
     """SOAP: AdamW run in the slowly refreshed eigenbasis of Shampoo's Kronecker factors.
 
@@ -82,6 +88,8 @@ def soap(
         static).
       max_precondition_dim: dimensions larger than this keep the identity basis
         (integer >= 1, static).
+      mu_dtype: dtype of :math:`M` (keyword-only); float32 or wider when ``None``.
+      nu_dtype: dtype of :math:`V` (keyword-only); float32 or wider when ``None``.
 
     Returns:
       The optimizer; :func:`gradtx.hyperparams` shows ``learning_rate``, ``b1``,
@@ -124,4 +132,6 @@ def soap(
         precondition_frequency=precondition_frequency,
         max_precondition_dim=max_precondition_dim,
         mask=mask,
+        mu_dtype=mu_dtype,
+        nu_dtype=nu_dtype,
     )

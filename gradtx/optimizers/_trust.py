@@ -124,6 +124,7 @@ def _lars_build(
     weight_decay_mask,
     trust_ratio_mask,
     nesterov,
+    accumulator_dtype,
 ):
     decay = add_decayed_weights(weight_decay)
     if weight_decay_mask is not True:
@@ -132,7 +133,10 @@ def _lars_build(
     if trust_ratio_mask is not True:
         ratio = masked(ratio, trust_ratio_mask)
     return chain(
-        decay, ratio, scale_by_learning_rate(learning_rate), trace(momentum, nesterov=nesterov)
+        decay,
+        ratio,
+        scale_by_learning_rate(learning_rate),
+        trace(momentum, nesterov=nesterov, accumulator_dtype=accumulator_dtype),
     )
 
 
@@ -145,6 +149,8 @@ def lars(
     trust_ratio_mask: Any = True,
     momentum: Num = 0.9,
     nesterov: bool = False,
+    *,
+    accumulator_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
     """LARS: SGD with momentum and a layer-wise trust ratio.
 
@@ -178,6 +184,8 @@ def lars(
         excludes biases and normalisation parameters in practice).
       momentum: :math:`\\mu` in [0, 1].
       nesterov: Nesterov's look-ahead on the momentum.
+      accumulator_dtype: dtype of the momentum buffer :math:`v` (keyword-only, as
+        :func:`gradtx.trace`'s); the parameters' dtype when ``None``.
 
     Returns:
       The optimizer; :func:`gradtx.hyperparams` shows ``learning_rate``,
@@ -214,6 +222,7 @@ def lars(
         weight_decay_mask=weight_decay_mask,
         trust_ratio_mask=trust_ratio_mask,
         nesterov=nesterov,
+        accumulator_dtype=accumulator_dtype,
     )
 
 

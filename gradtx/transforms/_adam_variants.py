@@ -124,7 +124,7 @@ class ScaleByAdaDeltaState(NamedTuple):
 
 
 def scale_by_adadelta(
-    rho: jax.typing.ArrayLike = 0.9, eps: jax.typing.ArrayLike = 1e-6
+    rho: jax.typing.ArrayLike = 0.9, eps: jax.typing.ArrayLike = 1e-6, *, nu_dtype: Any = None
 ) -> GradientTransformationExtraArgs:
     """Scale updates by the ratio of RMS past updates to RMS gradients (Adadelta).
 
@@ -139,6 +139,9 @@ def scale_by_adadelta(
     Args:
       rho: :math:`\\rho` in [0, 1].
       eps: > 0; it sets the first steps' size.
+      nu_dtype: dtype of both averages :math:`E[g^2]` and :math:`E[\\Delta x^2]`
+        (keyword-only); the parameters' real dtype when ``None``. They are upcast to at
+        least float32 for the arithmetic and rounded only when stored.
 
     Returns:
       A transformation with :class:`ScaleByAdaDeltaState`.
@@ -156,15 +159,20 @@ def scale_by_adadelta(
     check_positive("scale_by_adadelta", "eps", eps)
 
     def init_fn(params: Params) -> ScaleByAdaDeltaState:
-        return ScaleByAdaDeltaState(real_zeros_state(params), real_zeros_state(params))
+        return ScaleByAdaDeltaState(
+            real_zeros_state(params, nu_dtype), real_zeros_state(params, nu_dtype)
+        )
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
-        e_g = tmap(lambda g, e: rho * e + (1 - rho) * abs_sq(g), updates, state.e_g)
+        e_g = tmap(lambda g, e: rho * upcast(e) + (1 - rho) * abs_sq(upcast(g)), updates, state.e_g)
         delta = tmap(
-            lambda g, eg, ex: jnp.sqrt(ex + eps) / jnp.sqrt(eg + eps) * g, updates, e_g, state.e_x
+            lambda g, eg, ex: jnp.sqrt(upcast(ex) + eps) / jnp.sqrt(eg + eps) * upcast(g),
+            updates,
+            e_g,
+            state.e_x,
         )
-        e_x = tmap(lambda d, e: rho * e + (1 - rho) * abs_sq(d), delta, state.e_x)
+        e_x = tmap(lambda d, e: rho * upcast(e) + (1 - rho) * abs_sq(d), delta, state.e_x)
         out = tmap(like, delta, updates)
         return out, ScaleByAdaDeltaState(tmap(like, e_g, state.e_g), tmap(like, e_x, state.e_x))
 

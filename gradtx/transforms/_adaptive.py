@@ -230,6 +230,7 @@ def scale_by_rss(
     eps: jax.typing.ArrayLike = 1e-7,
     *,
     eps_in_sqrt: bool = True,
+    nu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
     """Divide updates by the root of the sum of all past squared gradients (Adagrad).
 
@@ -248,6 +249,10 @@ def scale_by_rss(
       initial_accumulator_value: :math:`s_0` >= 0.
       eps: >= 0.
       eps_in_sqrt: put ``eps`` inside the root (optax) or outside (torch).
+      nu_dtype: dtype of the sum :math:`s` (keyword-only); the parameters' real dtype
+        when ``None``. The sum is upcast to at least float32 for the arithmetic and
+        rounded only when stored; a bfloat16 sum stops growing once :math:`|g_t|^2` is
+        below :math:`2^{-9} s_t`.
 
     Returns:
       A transformation with :class:`ScaleByRssState`.
@@ -265,18 +270,18 @@ def scale_by_rss(
     check_nonnegative("scale_by_rss", "eps", eps)
 
     def init_fn(params: Params) -> ScaleByRssState:
-        return ScaleByRssState(full_state(params, initial_accumulator_value))
+        return ScaleByRssState(full_state(params, initial_accumulator_value, nu_dtype))
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
-        acc = tmap(lambda g, s: s + abs_sq(g), updates, state.sum_of_squares)
+        acc = tmap(lambda g, s: upcast(s) + abs_sq(upcast(g)), updates, state.sum_of_squares)
 
         def scale(g: jax.Array, s: jax.Array) -> jax.Array:
             if eps_in_sqrt:
                 inv = jnp.where(s > 0, jax.lax.rsqrt(s + eps), 0.0)
             else:
                 inv = 1 / (jnp.sqrt(s) + eps)
-            return like(g * inv, g)
+            return like(upcast(g) * inv, g)
 
         out = tmap(scale, updates, acc)
         return out, ScaleByRssState(tmap(like, acc, state.sum_of_squares))
@@ -306,8 +311,11 @@ def _check_adam(fn: str, b1: Any, b2: Any, eps: Any, eps_root: Any) -> None:
 
 
 def _adam_moments(updates: Any, state: Any, b1: Any, b2: Any) -> tuple[Any, Any, jax.Array]:
-    mu = tmap(lambda g, m: b1 * upcast(m) + (1 - b1) * upcast(g), updates, state.mu)
-    nu = tmap(lambda g, v: b2 * upcast(v) + (1 - b2) * abs_sq(upcast(g)), updates, state.nu)
+    # 1 - b computed once, not once per leaf (a traced b1 would add a subtraction per leaf
+    # to the program; XLA merges them, but only after compiling them all).
+    c1, c2 = 1 - b1, 1 - b2
+    mu = tmap(lambda g, m: b1 * upcast(m) + c1 * upcast(g), updates, state.mu)
+    nu = tmap(lambda g, v: b2 * upcast(v) + c2 * abs_sq(upcast(g)), updates, state.nu)
     return mu, nu, safe_increment(state.count)
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from gradtx._treeutil import is_none as is_none
 from gradtx._treeutil import tmap as tmap
@@ -49,6 +50,17 @@ def upcast(x: Any) -> jax.Array:
     """
     x = jnp.asarray(x)
     return x.astype(jnp.promote_types(x.dtype, jnp.float32))
+
+
+def times(c: Any, x: Any) -> Any:
+    """``c * x``, or ``x`` itself when ``c`` is a Python/NumPy one.
+
+    A multiplication by a literal one (an undamped momentum's ``1 - dampening``) would
+    otherwise be traced once per leaf: XLA removes it, but only after compiling it.
+    """
+    if isinstance(c, (int, float, np.number)) and not isinstance(c, bool) and c == 1:
+        return x
+    return c * x
 
 
 def require_params(fn: str, params: Any) -> None:

@@ -12,7 +12,7 @@ import numpy as np
 from gradtx._checks import check_nonnegative, check_range
 from gradtx.base import EmptyState, GradientTransformationExtraArgs, Params
 from gradtx.numerics import abs_sq, safe_increment
-from gradtx.transforms._common import as_float, like, require_params, tmap, zeros_state
+from gradtx.transforms._common import as_float, like, require_params, tmap, upcast, zeros_state
 
 __all__ = [
     "FactoredState",
@@ -84,6 +84,8 @@ def scale_by_factored_rms(
     min_dim_size_to_factor: int = 128,
     epsilon: jax.typing.ArrayLike = 1e-30,
     decay_rate_fn: Callable[[jax.Array, Any], jax.Array] = _decay_rate_pow,
+    *,
+    nu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
     """Divide updates by Adafactor's factored estimate of the root mean square.
 
@@ -121,6 +123,9 @@ def scale_by_factored_rms(
       epsilon: :math:`\\epsilon_1`, added to the squared gradients, >= 0.
       decay_rate_fn: ``(step, decay_rate) -> beta`` with ``step`` counting from 0;
         the default is :math:`1 - (step + 1)^{-c}`.
+      nu_dtype: dtype of the averages :math:`r, c` and :math:`v` (keyword-only); the
+        parameters' real dtype when ``None``. They are upcast to at least float32 for
+        the arithmetic and rounded only when stored.
 
     Returns:
       A transformation with :class:`FactoredState`.
@@ -148,7 +153,7 @@ def scale_by_factored_rms(
         return _factored_dims(tuple(jnp.shape(p)), factored, min_dim_size_to_factor)
 
     def init_one(p: Any) -> tuple[jax.Array, jax.Array, jax.Array]:
-        shape, dtype = tuple(jnp.shape(p)), _real_dtype(p)
+        shape, dtype = tuple(jnp.shape(p)), nu_dtype or _real_dtype(p)
         placeholder = jnp.zeros((1,), dtype)
         d = dims(p)
         if d is None:
@@ -169,20 +174,20 @@ def scale_by_factored_rms(
         beta = decay_rate_fn(step, decay_rate)
 
         def one(g: jax.Array, v_row: jax.Array, v_col: jax.Array, v: jax.Array) -> tuple:
-            g2 = abs_sq(g) + epsilon
+            g2 = abs_sq(upcast(g)) + epsilon
             d = dims(g)
             if d is None:
-                new_v = beta * v + (1 - beta) * g2
-                return like(g * jax.lax.rsqrt(new_v), g), v_row, v_col, like(new_v, v)
+                new_v = beta * upcast(v) + (1 - beta) * g2
+                return like(upcast(g) * jax.lax.rsqrt(new_v), g), v_row, v_col, like(new_v, v)
             d0, d1 = d
-            new_row = beta * v_row + (1 - beta) * jnp.mean(g2, axis=d1)
-            new_col = beta * v_col + (1 - beta) * jnp.mean(g2, axis=d0)
+            new_row = beta * upcast(v_row) + (1 - beta) * jnp.mean(g2, axis=d1)
+            new_col = beta * upcast(v_col) + (1 - beta) * jnp.mean(g2, axis=d0)
             # new_row lacks axis d1, so its copy of axis d0 moves down by one after it.
             row_axis = d0 if d0 < d1 else d0 - 1
             row_mean = jnp.mean(new_row, axis=row_axis, keepdims=True)
             row_factor = jnp.expand_dims(jax.lax.rsqrt(new_row / row_mean), d1)
             col_factor = jnp.expand_dims(jax.lax.rsqrt(new_col), d0)
-            out = g * row_factor * col_factor
+            out = upcast(g) * row_factor * col_factor
             return like(out, g), like(new_row, v_row), like(new_col, v_col), v
 
         quads = tmap(one, updates, state.v_row, state.v_col, state.v)
@@ -312,6 +317,9 @@ def scale_by_sm3(
     b1: jax.typing.ArrayLike = 0.9,
     b2: jax.typing.ArrayLike = 1.0,
     eps: jax.typing.ArrayLike = 1e-8,
+    *,
+    mu_dtype: Any = None,
+    nu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
     """Scale updates by SM3's cover-based second moment, then take momentum.
 
@@ -336,6 +344,11 @@ def scale_by_sm3(
       b1: the momentum :math:`b_1` in [0, 1].
       b2: :math:`b_2` in [0, 1]; 1 accumulates as in the paper.
       eps: added inside the root, >= 0.
+      mu_dtype: dtype of the momentum :math:`m` (the state's ``nu`` field, named as
+        optax names it; keyword-only); the parameters' dtype when ``None``.
+      nu_dtype: dtype of the cover accumulators :math:`\\mu^{(a)}` (the state's ``mu``
+        field; keyword-only); the parameters' real dtype when ``None``. Both are upcast
+        to at least float32 for the arithmetic and rounded only when stored.
 
     Returns:
       A transformation with :class:`ScaleBySM3State`.
@@ -360,13 +373,13 @@ def scale_by_sm3(
     check_nonnegative("scale_by_sm3", "eps", eps)
 
     def init_one(p: Any) -> tuple[jax.Array, ...]:
-        shape, dtype = tuple(jnp.shape(p)), _real_dtype(p)
+        shape, dtype = tuple(jnp.shape(p)), nu_dtype or _real_dtype(p)
         if not shape:
             return (jnp.zeros((), dtype),)
         return tuple(jnp.zeros((n,), dtype) for n in shape)
 
     def init_fn(params: Params) -> ScaleBySM3State:
-        return ScaleBySM3State(tmap(init_one, params), zeros_state(params))
+        return ScaleBySM3State(tmap(init_one, params), zeros_state(params, mu_dtype))
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
@@ -375,15 +388,18 @@ def scale_by_sm3(
         def one(g: jax.Array, mu: tuple[jax.Array, ...], m: jax.Array) -> tuple:
             ndim = jnp.ndim(g)
             if ndim == 0:
-                smallest = mu[0]
+                smallest = upcast(mu[0])
             else:
-                covers = [jnp.reshape(a, _cover_shape(ndim, i, a.size)) for i, a in enumerate(mu)]
+                covers = [
+                    jnp.reshape(upcast(a), _cover_shape(ndim, i, a.size)) for i, a in enumerate(mu)
+                ]
                 smallest = covers[0]
                 for c in covers[1:]:
                     smallest = jnp.minimum(smallest, c)
+            g = upcast(g)
             nu = b2 * smallest + kappa * abs_sq(g)
             inv = jnp.where(nu > 0, jax.lax.rsqrt(nu + eps), 0.0)
-            new_m = b1 * m + (1 - b1) * (g * inv)
+            new_m = b1 * upcast(m) + (1 - b1) * (g * inv)
             if ndim == 0:
                 new_mu = (like(nu, mu[0]),)
             else:
@@ -391,10 +407,11 @@ def scale_by_sm3(
                 new_mu = tuple(
                     like(jnp.max(nu, axis=o), a) for o, a in zip(others, mu, strict=True)
                 )
-            return like(new_m, g), new_mu, like(new_m, m)
+            return new_m, new_mu, like(new_m, m)
 
         triples = tmap(one, updates, state.mu, state.nu)
         out, mu, nu = (tmap(lambda g, t, i=i: t[i], updates, triples) for i in range(3))
+        out = tmap(like, out, updates)
         return out, ScaleBySM3State(mu, nu)
 
     return GradientTransformationExtraArgs(init_fn, update_fn)

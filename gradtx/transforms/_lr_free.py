@@ -31,6 +31,7 @@ from gradtx.transforms._common import (
     real_zeros_state,
     require_params,
     tmap,
+    upcast,
     zeros_state,
 )
 
@@ -117,7 +118,10 @@ class COCOBState(NamedTuple):
 
 
 def scale_by_cocob(
-    alpha: jax.typing.ArrayLike = 100.0, eps: jax.typing.ArrayLike = 1e-8
+    alpha: jax.typing.ArrayLike = 100.0,
+    eps: jax.typing.ArrayLike = 1e-8,
+    *,
+    accumulator_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
     """Coin betting through backpropagation (COCOB-Backprop).
 
@@ -141,6 +145,9 @@ def scale_by_cocob(
     Args:
       alpha: :math:`\\alpha` > 0, which caps the first bets (the paper's 100).
       eps: :math:`L_0` > 0, which keeps the first division finite.
+      accumulator_dtype: dtype of :math:`L, G, R, \\theta` (keyword-only); the
+        parameters' dtype when ``None``. They are upcast to at least float32 for the
+        arithmetic and rounded only when stored; :math:`w_1` keeps the parameters' dtype.
 
     Returns:
       A transformation with :class:`COCOBState`; ``update`` needs ``params``.
@@ -162,31 +169,38 @@ def scale_by_cocob(
     def init_fn(params: Params) -> COCOBState:
         return COCOBState(
             init_particles=tmap(jnp.asarray, params),
-            cumulative_gradients=zeros_state(params),
-            scale=tmap(lambda p: jnp.full(jnp.shape(p), eps, jnp.result_type(p)), params),
-            subgradients=zeros_state(params),
-            reward=zeros_state(params),
+            cumulative_gradients=zeros_state(params, accumulator_dtype),
+            scale=tmap(
+                lambda p: jnp.full(jnp.shape(p), eps, accumulator_dtype or jnp.result_type(p)),
+                params,
+            ),
+            subgradients=zeros_state(params, accumulator_dtype),
+            reward=zeros_state(params, accumulator_dtype),
         )
 
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args
         require_params("scale_by_cocob", params)
 
-        neg = tmap(lambda g, t: -g.astype(t.dtype), updates, state.cumulative_gradients)
-        lip = tmap(lambda n, s: jnp.maximum(s, jnp.abs(n)), neg, state.scale)
-        big_g = tmap(lambda n, s: s + jnp.abs(n), neg, state.subgradients)
+        def wide(x: jax.Array, like_state: jax.Array) -> jax.Array:
+            # at least float32, and at least the state's dtype (float64 stays float64)
+            return x.astype(jnp.promote_types(upcast(like_state).dtype, jnp.result_type(x)))
+
+        neg = tmap(lambda g, t: -wide(g, t), updates, state.cumulative_gradients)
+        lip = tmap(lambda n, s: jnp.maximum(upcast(s), jnp.abs(n)), neg, state.scale)
+        big_g = tmap(lambda n, s: upcast(s) + jnp.abs(n), neg, state.subgradients)
         reward = tmap(
-            lambda n, p, w1, r: jnp.maximum(r + (p - w1) * n, 0.0),
+            lambda n, p, w1, r: jnp.maximum(upcast(r) + (upcast(p) - upcast(w1)) * n, 0.0),
             neg,
             params,
             state.init_particles,
             state.reward,
         )
-        theta = tmap(lambda n, t: t + n, neg, state.cumulative_gradients)
+        theta = tmap(lambda n, t: upcast(t) + n, neg, state.cumulative_gradients)
 
         def step(g, p, w1, t, lo, s, r):
             bet = t / (lo * jnp.maximum(s + lo, alpha * lo))
-            return like(w1 + bet * (lo + r) - p, g)
+            return like(upcast(w1) + bet * (lo + r) - upcast(p), g)
 
         out = tmap(step, updates, params, state.init_particles, theta, lip, big_g, reward)
         return out, COCOBState(
@@ -425,6 +439,9 @@ def scale_by_prodigy(
     estim_lr_coef: jax.typing.ArrayLike = 1.0,
     weight_decay: jax.typing.ArrayLike = 0.0,
     safeguard_warmup: bool = False,
+    *,
+    mu_dtype: Any = None,
+    nu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
     """Prodigy's Adam step with its distance estimate :math:`d_t` (the full update).
 
@@ -464,6 +481,11 @@ def scale_by_prodigy(
       safeguard_warmup: leave :math:`\\gamma` (and the bias correction) out of
         :math:`s_k`, which keeps :math:`d` from growing too fast under a warm-up.
 
+      mu_dtype: dtype of the first moment and of :math:`s` (keyword-only); the
+        parameters' dtype when ``None``.
+      nu_dtype: dtype of the second moment (keyword-only); the parameters' real dtype
+        when ``None``. Moments are upcast to at least float32 for the arithmetic and
+        rounded only when stored; :math:`x_0` keeps the parameters' dtype.
     Returns:
       A transformation with :class:`ProdigyState`; ``update`` needs ``params``.
 
@@ -485,9 +507,9 @@ def scale_by_prodigy(
 
     def init_fn(params: Params) -> ProdigyState:
         return ProdigyState(
-            zeros_state(params),
-            real_zeros_state(params),
-            zeros_state(params),
+            zeros_state(params, mu_dtype),
+            real_zeros_state(params, nu_dtype),
+            zeros_state(params, mu_dtype),
             tmap(jnp.asarray, params),
             _scalar(estim_lr0),
             _scalar(0.0),
@@ -505,10 +527,14 @@ def scale_by_prodigy(
         ratio = d / as_float(estim_lr0)
         shift = tmap(lambda p0, p: p0 - p, state.params0, params)
         numerator = b3 * state.numerator_weighted + ratio * dlr * _dot(updates, shift)
-        mu = tmap(lambda g, m: b1 * m + (1 - b1) * d * g, updates, state.exp_avg)
-        nu = tmap(lambda g, v: b2 * v + (1 - b2) * d * d * abs_sq(g), updates, state.exp_avg_sq)
+        mu = tmap(lambda g, m: b1 * upcast(m) + (1 - b1) * d * upcast(g), updates, state.exp_avg)
+        nu = tmap(
+            lambda g, v: b2 * upcast(v) + (1 - b2) * d * d * abs_sq(upcast(g)),
+            updates,
+            state.exp_avg_sq,
+        )
         step = ratio * (d if safeguard_warmup else dlr)
-        s = tmap(lambda g, s: b3 * s + step * g, updates, state.grad_sum)
+        s = tmap(lambda g, s: b3 * upcast(s) + step * upcast(g), updates, state.grad_sum)
         d_new = _grow(d, estim_lr_coef * numerator, _l1(s))
         out = tmap(
             lambda g, m, v, p: like(-dlr * (m / (jnp.sqrt(v) + d_new * eps) + weight_decay * p), g),
@@ -567,6 +593,9 @@ def scale_by_dadapt_adamw(
     eps: jax.typing.ArrayLike = 1e-8,
     estim_lr0: jax.typing.ArrayLike = 1e-6,
     weight_decay: jax.typing.ArrayLike = 0.0,
+    *,
+    mu_dtype: Any = None,
+    nu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
     """D-Adaptation's AdamW step with its distance estimate :math:`d_t` (the full update).
 
@@ -601,6 +630,11 @@ def scale_by_dadapt_adamw(
       estim_lr0: :math:`d_1` > 0.
       weight_decay: :math:`\\lambda` >= 0, decoupled and multiplied by :math:`\\eta_k`.
 
+      mu_dtype: dtype of the first moment and of :math:`s` (keyword-only); the
+        parameters' dtype when ``None``.
+      nu_dtype: dtype of the second moment (keyword-only); the parameters' real dtype
+        when ``None``. Moments are upcast to at least float32 for the arithmetic and
+        rounded only when stored.
     Returns:
       A transformation with :class:`DAdaptAdamWState`; ``update`` needs ``params``.
 
@@ -621,9 +655,9 @@ def scale_by_dadapt_adamw(
 
     def init_fn(params: Params) -> DAdaptAdamWState:
         return DAdaptAdamWState(
-            zeros_state(params),
-            real_zeros_state(params),
-            zeros_state(params),
+            zeros_state(params, mu_dtype),
+            real_zeros_state(params, nu_dtype),
+            zeros_state(params, mu_dtype),
             _scalar(estim_lr0),
             _scalar(0.0),
             jnp.zeros([], jnp.int32),
@@ -637,11 +671,17 @@ def scale_by_dadapt_adamw(
         d = state.estim_lr
         lr = learning_rate(state.count) if callable(learning_rate) else learning_rate
         dlr = d * as_float(lr) * _adam_bias_correction(b1, b2, count)
-        scaled_s = tmap(lambda s, v: s / (jnp.sqrt(v) + eps), state.grad_sum, state.exp_avg_sq)
+        scaled_s = tmap(
+            lambda s, v: upcast(s) / (jnp.sqrt(upcast(v)) + eps), state.grad_sum, state.exp_avg_sq
+        )
         numerator = sb2 * state.numerator_weighted + (1 - sb2) * dlr * _dot(updates, scaled_s)
-        mu = tmap(lambda g, m: b1 * m + (1 - b1) * dlr * g, updates, state.exp_avg)
-        nu = tmap(lambda g, v: b2 * v + (1 - b2) * abs_sq(g), updates, state.exp_avg_sq)
-        s = tmap(lambda g, s: sb2 * s + (1 - sb2) * dlr * g, updates, state.grad_sum)
+        mu = tmap(lambda g, m: b1 * upcast(m) + (1 - b1) * dlr * upcast(g), updates, state.exp_avg)
+        nu = tmap(
+            lambda g, v: b2 * upcast(v) + (1 - b2) * abs_sq(upcast(g)), updates, state.exp_avg_sq
+        )
+        s = tmap(
+            lambda g, s: sb2 * upcast(s) + (1 - sb2) * dlr * upcast(g), updates, state.grad_sum
+        )
         d_new = _grow(d, numerator, (1 - sb2) * _l1(s))
         out = tmap(
             lambda g, m, v, p: like(-m / (jnp.sqrt(v) + eps) - weight_decay * dlr * p, g),
@@ -660,7 +700,3 @@ def scale_by_dadapt_adamw(
         )
 
     return GradientTransformationExtraArgs(init_fn, update_fn)
-
-
-# --------------------------------------------------------------------------------------
-# Mechanic

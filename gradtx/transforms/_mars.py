@@ -16,6 +16,7 @@ from gradtx.transforms._common import (
     like,
     real_zeros_state,
     tmap,
+    upcast,
     zeros_state,
 )
 
@@ -46,6 +47,8 @@ def scale_by_mars(
     eps: jax.typing.ArrayLike = 1e-8,
     gamma: jax.typing.ArrayLike = 0.025,
     mu_dtype: Any = None,
+    *,
+    nu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
     """Scale by MARS-AdamW: Adam on a clipped, variance-reduced gradient estimate.
 
@@ -78,6 +81,10 @@ def scale_by_mars(
       gamma: :math:`\\gamma` >= 0, the scale of the correction (0 gives Adam on the
         clipped gradient).
       mu_dtype: dtype of the first moment; the parameters' dtype when ``None``.
+      nu_dtype: dtype of the second moment (keyword-only); the parameters' real dtype
+        when ``None``. Moments are upcast to at least float32 for the arithmetic and
+        rounded only when stored.
+        The previous gradient keeps the gradients' dtype.
 
     Returns:
       A transformation with :class:`ScaleByMarsState`; its update accepts the optional
@@ -107,7 +114,7 @@ def scale_by_mars(
         return ScaleByMarsState(
             jnp.zeros([], jnp.int32),
             zeros_state(params, mu_dtype),
-            real_zeros_state(params),
+            real_zeros_state(params, nu_dtype),
             zeros_state(params),
         )
 
@@ -126,8 +133,8 @@ def scale_by_mars(
 
         c = tmap(corrected, updates, prev)
         count = safe_increment(state.count)
-        mu = tmap(lambda x, m: b1 * m + (1 - b1) * x, c, state.mu)
-        nu = tmap(lambda x, v: b2 * v + (1 - b2) * abs_sq(x), c, state.nu)
+        mu = tmap(lambda x, m: b1 * upcast(m) + (1 - b1) * upcast(x), c, state.mu)
+        nu = tmap(lambda x, v: b2 * upcast(v) + (1 - b2) * abs_sq(upcast(x)), c, state.nu)
         c1, c2 = debias_factor(b1, count), debias_factor(b2, count)
         out = tmap(lambda g, m, v: like(m / c1 / (jnp.sqrt(v / c2) + eps), g), updates, mu, nu)
         return out, ScaleByMarsState(

@@ -17,6 +17,7 @@ from gradtx.transforms._common import (
     real_zeros_state,
     require_params,
     tmap,
+    upcast,
     zeros_state,
 )
 
@@ -73,6 +74,8 @@ def scale_by_ademamix(
     eps: jax.typing.ArrayLike = 1e-8,
     eps_root: jax.typing.ArrayLike = 0.0,
     mu_dtype: Any = None,
+    *,
+    nu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
     """Scale updates by AdEMAMix's mixture of a fast and a slow gradient EMA.
 
@@ -102,6 +105,9 @@ def scale_by_ademamix(
       eps: added to the root, >= 0.
       eps_root: added inside the root, >= 0.
       mu_dtype: dtype of both EMAs of gradients; the parameters' dtype when ``None``.
+      nu_dtype: dtype of the second moment (keyword-only); the parameters' real dtype
+        when ``None``. Moments are upcast to at least float32 for the arithmetic and
+        rounded only when stored.
 
     Returns:
       A transformation with :class:`ScaleByAdemamixState`.
@@ -125,16 +131,16 @@ def scale_by_ademamix(
             jnp.zeros([], jnp.int32),
             zeros_state(params, mu_dtype),
             zeros_state(params, mu_dtype),
-            real_zeros_state(params),
+            real_zeros_state(params, nu_dtype),
         )
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
         b3_t, alpha_t = _at(b3, state.count), _at(alpha, state.count)
         count = safe_increment(state.count)
-        m1 = tmap(lambda g, m: b1 * m + (1 - b1) * g, updates, state.m1)
-        m2 = tmap(lambda g, m: b3_t * m + (1 - b3_t) * g, updates, state.m2)
-        nu = tmap(lambda g, v: b2 * v + (1 - b2) * abs_sq(g), updates, state.nu)
+        m1 = tmap(lambda g, m: b1 * upcast(m) + (1 - b1) * upcast(g), updates, state.m1)
+        m2 = tmap(lambda g, m: b3_t * upcast(m) + (1 - b3_t) * upcast(g), updates, state.m2)
+        nu = tmap(lambda g, v: b2 * upcast(v) + (1 - b2) * abs_sq(upcast(g)), updates, state.nu)
         c1, c2 = debias_factor(b1, count), debias_factor(b2, count)
 
         def step(g: jax.Array, a: jax.Array, b: jax.Array, v: jax.Array) -> jax.Array:
@@ -172,6 +178,9 @@ def scale_by_simplified_ademamix(
     alpha: ScalarOrSchedule = 0.0,
     eps: jax.typing.ArrayLike = 1e-8,
     eps_root: jax.typing.ArrayLike = 0.0,
+    *,
+    mu_dtype: Any = None,
+    nu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
     """Scale updates by Simplified-AdEMAMix: one undamped momentum plus the gradient.
 
@@ -194,6 +203,10 @@ def scale_by_simplified_ademamix(
       alpha: :math:`\\alpha` >= 0, the current gradient's extra weight, or a schedule.
       eps: added to the root, >= 0.
       eps_root: added inside the root, >= 0.
+      mu_dtype: dtype of ``m`` (keyword-only); the parameters' dtype when ``None``.
+      nu_dtype: dtype of ``nu`` (keyword-only); the parameters' real dtype when
+        ``None``. Narrow moments (e.g. bfloat16) are upcast to at least float32 for the
+        arithmetic and rounded only when stored.
 
     Returns:
       A transformation with :class:`ScaleBySimplifiedAdemamixState`.
@@ -213,18 +226,22 @@ def scale_by_simplified_ademamix(
 
     def init_fn(params: Params) -> ScaleBySimplifiedAdemamixState:
         return ScaleBySimplifiedAdemamixState(
-            jnp.zeros([], jnp.int32), zeros_state(params), real_zeros_state(params)
+            jnp.zeros([], jnp.int32),
+            zeros_state(params, mu_dtype),
+            real_zeros_state(params, nu_dtype),
         )
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
         alpha_t = _at(alpha, state.count)
         count = safe_increment(state.count)
-        m = tmap(lambda g, mm: b1 * mm + g, updates, state.m)
-        nu = tmap(lambda g, v: b2 * v + (1 - b2) * abs_sq(g), updates, state.nu)
+        m = tmap(lambda g, mm: b1 * upcast(mm) + upcast(g), updates, state.m)
+        nu = tmap(lambda g, v: b2 * upcast(v) + (1 - b2) * abs_sq(upcast(g)), updates, state.nu)
         c2 = debias_factor(b2, count)
         out = tmap(
-            lambda g, a, v: like((a + alpha_t * g) / (jnp.sqrt(v / c2 + eps_root) + eps), g),
+            lambda g, a, v: like(
+                (a + alpha_t * upcast(g)) / (jnp.sqrt(v / c2 + eps_root) + eps), g
+            ),
             updates,
             m,
             nu,
@@ -256,6 +273,9 @@ def scale_by_madgrad(
     learning_rate: ScalarOrSchedule,
     momentum: jax.typing.ArrayLike = 0.9,
     eps: jax.typing.ArrayLike = 1e-6,
+    *,
+    mu_dtype: Any = None,
+    nu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
     """MADGRAD's momentumized dual-averaged step (the learning rate is part of it).
 
@@ -285,6 +305,11 @@ def scale_by_madgrad(
       momentum: in [0, 1]; the iterate averages toward :math:`z` at rate
         :math:`1 - \\text{momentum}`.
       eps: >= 0, added to the cube root and to the learning rate.
+      mu_dtype: dtype of :math:`s` (keyword-only); the parameters' dtype when ``None``.
+      nu_dtype: dtype of :math:`v` (keyword-only); the parameters' real dtype when
+        ``None``. Narrow moments (e.g. bfloat16) are upcast to at least float32 for the
+        arithmetic and rounded only when stored.
+        The anchor :math:`x_0` keeps the parameters' dtype.
 
     Returns:
       A transformation with :class:`MadgradState` (its ``update`` needs the params).
@@ -308,7 +333,10 @@ def scale_by_madgrad(
     def init_fn(params: Params) -> MadgradState:
         x0 = tmap(lambda p: jnp.asarray(p, jnp.result_type(p)), params)
         return MadgradState(
-            jnp.zeros([], jnp.int32), real_zeros_state(params), zeros_state(params), x0
+            jnp.zeros([], jnp.int32),
+            real_zeros_state(params, nu_dtype),
+            zeros_state(params, mu_dtype),
+            x0,
         )
 
     def update_fn(updates, state, params=None, **extra_args):
@@ -316,13 +344,13 @@ def scale_by_madgrad(
         require_params(fn, params)
         lr = _at(learning_rate, state.count)
         lam = (as_float(lr) + eps) * jnp.sqrt(as_float(state.count) + 1)
-        s = tmap(lambda g, a: a + lam * g, updates, state.s)
-        v = tmap(lambda g, a: a + lam * abs_sq(g), updates, state.grad_sum_sq)
+        s = tmap(lambda g, a: upcast(a) + lam * upcast(g), updates, state.s)
+        v = tmap(lambda g, a: upcast(a) + lam * abs_sq(upcast(g)), updates, state.grad_sum_sq)
         c = 1 - momentum
 
         def step(g: jax.Array, a: jax.Array, b: jax.Array, x0: jax.Array, x: jax.Array):
-            z = x0 - a / (jnp.cbrt(b) + eps)
-            return like(c * (z - x), g)
+            z = upcast(x0) - a / (jnp.cbrt(b) + eps)
+            return like(c * (z - upcast(x)), g)
 
         out = tmap(step, updates, s, v, state.x0, params)
         new_state = MadgradState(
@@ -355,6 +383,9 @@ def scale_by_acprop(
     b2: jax.typing.ArrayLike = 0.999,
     eps: jax.typing.ArrayLike = 1e-16,
     eps_root: jax.typing.ArrayLike = 1e-16,
+    *,
+    mu_dtype: Any = None,
+    nu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
     """Scale updates by ACProp's asynchronous, centred second moment.
 
@@ -378,6 +409,10 @@ def scale_by_acprop(
       b2: :math:`\\beta_2`, the second moment's decay, in [0, 1].
       eps: added to the root, >= 0.
       eps_root: added to :math:`s_t` at every step, >= 0.
+      mu_dtype: dtype of :math:`m` (keyword-only); the parameters' dtype when ``None``.
+      nu_dtype: dtype of :math:`s` (keyword-only); the parameters' real dtype when
+        ``None``. Narrow moments (e.g. bfloat16) are upcast to at least float32 for the
+        arithmetic and rounded only when stored.
 
     Returns:
       A transformation with :class:`ScaleByAcpropState`.
@@ -396,7 +431,9 @@ def scale_by_acprop(
 
     def init_fn(params: Params) -> ScaleByAcpropState:
         return ScaleByAcpropState(
-            jnp.zeros([], jnp.int32), zeros_state(params), real_zeros_state(params)
+            jnp.zeros([], jnp.int32),
+            zeros_state(params, mu_dtype),
+            real_zeros_state(params, nu_dtype),
         )
 
     def update_fn(updates, state, params=None, **extra_args):
@@ -406,17 +443,17 @@ def scale_by_acprop(
         c2 = jnp.where(first, 1.0, c2)
 
         def scale(g: jax.Array, s: jax.Array) -> jax.Array:
-            s_hat = jnp.where(first, 1.0, s / c2)
-            return like(g / (jnp.sqrt(s_hat) + eps), g)
+            s_hat = jnp.where(first, 1.0, upcast(s) / c2)
+            return like(upcast(g) / (jnp.sqrt(s_hat) + eps), g)
 
         out = tmap(scale, updates, state.nu)
         nu = tmap(
-            lambda g, m, s: b2 * s + (1 - b2) * abs_sq(g - m) + eps_root,
+            lambda g, m, s: b2 * upcast(s) + (1 - b2) * abs_sq(upcast(g) - upcast(m)) + eps_root,
             updates,
             state.mu,
             state.nu,
         )
-        mu = tmap(lambda g, m: b1 * m + (1 - b1) * g, updates, state.mu)
+        mu = tmap(lambda g, m: b1 * upcast(m) + (1 - b1) * upcast(g), updates, state.mu)
         new_state = ScaleByAcpropState(
             safe_increment(state.count), tmap(like, mu, state.mu), tmap(like, nu, state.nu)
         )

@@ -10,7 +10,15 @@ import jax.numpy as jnp
 from gradtx._checks import check_decay, check_nonnegative, check_positive, check_range
 from gradtx.base import GradientTransformation, GradientTransformationExtraArgs, Params
 from gradtx.numerics import abs_sq, safe_increment
-from gradtx.transforms._common import as_float, debias_factor, like, tmap, zeros_state
+from gradtx.transforms._common import (
+    as_float,
+    debias_factor,
+    like,
+    real_zeros_state,
+    tmap,
+    upcast,
+    zeros_state,
+)
 from gradtx.transforms._trust import _as_key
 
 __all__ = [
@@ -133,6 +141,8 @@ def scale_by_momo(
     lower_bound: jax.typing.ArrayLike = 0.0,
     weight_decay: jax.typing.ArrayLike = 0.0,
     adapt_lower_bound: bool = False,
+    *,
+    mu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
     """MoMo's update: an SGD-momentum step whose size comes from a model of the loss.
 
@@ -172,6 +182,8 @@ def scale_by_momo(
       lower_bound: :math:`f_*`, a lower bound on the loss (0 for most losses).
       weight_decay: :math:`\\lambda` >= 0.
       adapt_lower_bound: estimate the bound online (MoMo*, see above).
+      mu_dtype: dtype of :math:`d` (keyword-only); the parameters' dtype when ``None``.
+        It is upcast to at least float32 for the arithmetic and rounded when stored.
 
     Returns:
       A transformation with :class:`MomoState`; ``update`` needs the params and
@@ -193,13 +205,15 @@ def scale_by_momo(
 
     def init_fn(params: Params) -> MomoState:
         z = as_float(0.0)
-        return MomoState(zeros_state(params), z, z, as_float(lower_bound), jnp.zeros([], jnp.int32))
+        return MomoState(
+            zeros_state(params, mu_dtype), z, z, as_float(lower_bound), jnp.zeros([], jnp.int32)
+        )
 
     def update_fn(updates, state, params=None, *, value=None, **extra_args):
         del extra_args
         _need_value("scale_by_momo", value, params)
         b = jnp.where(state.count == 0, 0.0, as_float(beta))
-        d = tmap(lambda g, m: b * m + (1 - b) * g, updates, state.exp_avg)
+        d = tmap(lambda g, m: b * upcast(m) + (1 - b) * upcast(g), updates, state.exp_avg)
         barf = b * state.barf + (1 - b) * as_float(value)
         gamma = b * state.gamma + (1 - b) * _tree_sum(tmap(_real_dot, updates, params))
         lr = learning_rate(state.count) if callable(learning_rate) else learning_rate
@@ -228,6 +242,9 @@ def scale_by_momo_adam(
     lower_bound: jax.typing.ArrayLike = 0.0,
     weight_decay: jax.typing.ArrayLike = 0.0,
     adapt_lower_bound: bool = False,
+    *,
+    mu_dtype: Any = None,
+    nu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
     """MoMo-Adam's update: Adam's preconditioned step sized by a model of the loss.
 
@@ -255,6 +272,9 @@ def scale_by_momo_adam(
       b2: :math:`\\beta_2` in [0, 1), the second moment's decay.
       eps: :math:`\\epsilon` >= 0, added to the root.
       lower_bound, weight_decay, adapt_lower_bound: as in :func:`scale_by_momo`.
+      mu_dtype: dtype of :math:`d` (keyword-only); the parameters' dtype when ``None``.
+      nu_dtype: dtype of :math:`v` (keyword-only); the parameters' real dtype when
+        ``None``. Both are upcast to at least float32 for the arithmetic.
 
     Returns:
       A transformation with :class:`MomoAdamState`; ``update`` needs the params and
@@ -280,8 +300,8 @@ def scale_by_momo_adam(
     def init_fn(params: Params) -> MomoAdamState:
         z = as_float(0.0)
         return MomoAdamState(
-            zeros_state(params),
-            tmap(lambda p: jnp.zeros(jnp.shape(p), jnp.finfo(jnp.result_type(p)).dtype), params),
+            zeros_state(params, mu_dtype),
+            real_zeros_state(params, nu_dtype),
             z,
             z,
             as_float(lower_bound),
@@ -292,8 +312,10 @@ def scale_by_momo_adam(
         del extra_args
         _need_value(fn, value, params)
         count = safe_increment(state.count)
-        d = tmap(lambda g, m: b1 * m + (1 - b1) * g, updates, state.exp_avg)
-        v = tmap(lambda g, s: b2 * s + (1 - b2) * abs_sq(g), updates, state.exp_avg_sq)
+        d = tmap(lambda g, m: b1 * upcast(m) + (1 - b1) * upcast(g), updates, state.exp_avg)
+        v = tmap(
+            lambda g, s: b2 * upcast(s) + (1 - b2) * abs_sq(upcast(g)), updates, state.exp_avg_sq
+        )
         barf = b1 * state.barf + (1 - b1) * as_float(value)
         gamma = b1 * state.gamma + (1 - b1) * _tree_sum(tmap(_real_dot, updates, params))
         c1, c2 = debias_factor(b1, count), debias_factor(b2, count)
@@ -425,6 +447,8 @@ def scale_by_sophia(
     mu_dtype: Any = None,
     verbose: bool = False,
     print_win_rate_every_n_steps: int = 0,
+    *,
+    nu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
     """Sophia's direction: momentum divided by a clipped diagonal Hessian estimate.
 
@@ -457,6 +481,9 @@ def scale_by_sophia(
       mu_dtype: dtype of the momentum.
       verbose: print the fraction of unclipped coordinates (the win rate).
       print_win_rate_every_n_steps: how often to print it (0: never).
+      nu_dtype: dtype of the Hessian-diagonal average :math:`h` (keyword-only); the
+        parameters' dtype when ``None``. Both moments are upcast to at least float32 for
+        the arithmetic and rounded only when stored.
 
     Returns:
       A transformation with :class:`ScaleBySophiaState`; ``update`` needs the params and
@@ -495,7 +522,7 @@ def scale_by_sophia(
         return ScaleBySophiaState(
             jnp.zeros([], jnp.int32),
             zeros_state(params, mu_dtype),
-            zeros_state(params),
+            zeros_state(params, nu_dtype),
             estimator.init(params),
         )
 
@@ -506,11 +533,11 @@ def scale_by_sophia(
                 "with f(params) -> scalar loss (for the Hessian-diagonal estimate)."
             )
         count = safe_increment(state.count)
-        mu = tmap(lambda g, m: b1 * m + (1 - b1) * g, updates, state.mu)
+        mu = tmap(lambda g, m: b1 * upcast(m) + (1 - b1) * upcast(g), updates, state.mu)
 
         def estimate(_):
             h, s = estimator.update(updates, state.hessian_fn_state, params, obj_fn=obj_fn)
-            nu = tmap(lambda hi, v: like(b2 * v + (1 - b2) * hi, v), h, state.nu)
+            nu = tmap(lambda hi, v: like(b2 * upcast(v) + (1 - b2) * upcast(hi), v), h, state.nu)
             return nu, s
 
         def keep(_):
@@ -521,7 +548,7 @@ def scale_by_sophia(
         c1 = debias_factor(b1, count)
 
         def direction(g: jax.Array, m: jax.Array, v: jax.Array) -> jax.Array:
-            r = (m / c1) / jnp.maximum(gamma * v, eps)
+            r = (m / c1) / jnp.maximum(gamma * upcast(v), eps)
             if clip_threshold is not None:
                 r = jnp.clip(r, -clip_threshold, clip_threshold)
             return like(r, g)

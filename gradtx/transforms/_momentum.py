@@ -10,7 +10,7 @@ import jax.numpy as jnp
 from gradtx._checks import check_decay, check_range
 from gradtx.base import GradientTransformationExtraArgs, Params
 from gradtx.numerics import safe_increment
-from gradtx.transforms._common import debias_factor, like, tmap, upcast, zeros_state
+from gradtx.transforms._common import debias_factor, like, times, tmap, upcast, zeros_state
 
 __all__ = [
     "BiasCorrectionState",
@@ -97,8 +97,9 @@ def scale_by_momentum(
 
         def step(g: jax.Array, m: jax.Array) -> tuple[jax.Array, jax.Array]:
             g32 = upcast(g)
-            new_m = decay * upcast(m) + keep * g32
-            out = keep * g32 + decay * new_m if nesterov else new_m
+            kept = times(keep, g32)
+            new_m = decay * upcast(m) + kept
+            out = kept + decay * new_m if nesterov else new_m
             return like(out, g), like(new_m, m)
 
         pairs = tmap(step, updates, state.trace)

@@ -24,6 +24,7 @@ from gradtx.transforms._common import (
     real_zeros_state,
     require_params,
     tmap,
+    upcast,
     zeros_state,
 )
 
@@ -224,6 +225,7 @@ def scale_by_adopt(
     nesterov: bool = False,
     use_clipping: bool = True,
     clip_value_fn: Callable[[jax.Array], jax.Array] = _adopt_clip,
+    nu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
     """ADOPT: normalize each gradient by the second moment of the *previous* steps.
 
@@ -251,6 +253,9 @@ def scale_by_adopt(
       nesterov: emit the Nesterov look-ahead :math:`\\beta_1 m_t + (1-\\beta_1)\\tilde g_t`.
       use_clipping: clip the normalized gradient (the paper's stable variant).
       clip_value_fn: the threshold as a function of the step :math:`t` (int32).
+      nu_dtype: dtype of the second moment (keyword-only); the parameters' real dtype
+        when ``None``. Moments are upcast to at least float32 for the arithmetic and
+        rounded only when stored.
 
     Returns:
       A transformation with :class:`gradtx.ScaleByAdamState` (``nu`` holds :math:`v`).
@@ -274,7 +279,9 @@ def scale_by_adopt(
 
     def init_fn(params: Params) -> ScaleByAdamState:
         return ScaleByAdamState(
-            jnp.zeros([], jnp.int32), zeros_state(params, mu_dtype), real_zeros_state(params)
+            jnp.zeros([], jnp.int32),
+            zeros_state(params, mu_dtype),
+            real_zeros_state(params, nu_dtype),
         )
 
     def update_fn(updates, state, params=None, **extra_args):
@@ -282,15 +289,16 @@ def scale_by_adopt(
         first = state.count == 0
         limit = clip_value_fn(state.count) if use_clipping else None
 
-        def step(g: jax.Array, m: jax.Array, v: jax.Array) -> tuple[Any, Any, Any]:
-            normed = g / jnp.maximum(jnp.sqrt(v), eps)
+        def step(g: jax.Array, m0: jax.Array, v0: jax.Array) -> tuple[Any, Any, Any]:
+            g32, m, v = upcast(g), upcast(m0), upcast(v0)
+            normed = g32 / jnp.maximum(jnp.sqrt(v), eps)
             if limit is not None:
                 normed = _clip_magnitude(normed, limit)
             new_m = jnp.where(first, m, b1 * m + (1 - b1) * normed)
-            new_v = jnp.where(first, abs_sq(g), b2 * v + (1 - b2) * abs_sq(g))
+            new_v = jnp.where(first, abs_sq(g32), b2 * v + (1 - b2) * abs_sq(g32))
             out = b1 * new_m + (1 - b1) * normed if nesterov else new_m
             out = jnp.where(first, jnp.zeros_like(out), out)
-            return like(out, g), like(new_m, m), like(new_v, v)
+            return like(out, g), like(new_m, m0), like(new_v, v0)
 
         triples = tmap(step, updates, state.mu, state.nu)
         pick = lambda i: tmap(lambda g, t: t[i], updates, triples)  # noqa: E731

@@ -12,7 +12,7 @@ import numpy as np
 from gradtx._checks import check_decay, check_positive
 from gradtx.base import GradientTransformationExtraArgs, Params
 from gradtx.numerics import safe_increment
-from gradtx.transforms._common import as_float, is_none, like, tmap
+from gradtx.transforms._common import as_float, is_none, like, tmap, upcast
 from gradtx.transforms._matrix_roots import (
     BlockPlan,
     block_plan,
@@ -107,6 +107,7 @@ def scale_by_shampoo(
     exponent_override: int = 0,
     skip_preconditioning_dim_size_gt: int = 4096,
     skip_preconditioning_rank_lt: int = 1,
+    nu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
     """Precondition each tensor by Kronecker-factored statistics, with grafted block norms.
 
@@ -163,7 +164,9 @@ def scale_by_shampoo(
 
     Statistics, roots and graft accumulators are kept in float32 (float64 for float64
     parameters), whatever the parameters' dtype: a bfloat16 statistic would lose the
-    small eigenvalues that the inverse root magnifies. The update has the gradients'
+    small eigenvalues that the inverse root magnifies. Only the graft's accumulator,
+    shaped like the parameter, may be stored narrower (``nu_dtype``); it is upcast for
+    the arithmetic. The update has the gradients'
     dtype. The output is the direction to *subtract*: chain a negative learning rate
     (:func:`gradtx.shampoo` adds momentum, weight decay and the rate).
 
@@ -187,6 +190,8 @@ def scale_by_shampoo(
         (the identity); they are not blocked.
       skip_preconditioning_rank_lt: parameters of lower rank are not preconditioned
         (the default 1 preconditions vectors by full-matrix Adagrad, :math:`p = 2`).
+      nu_dtype: dtype of the ``'rmsprop'``/``'adagrad'`` graft's accumulator; float32
+        (or the parameters' dtype if wider) when ``None``.
 
     Returns:
       A transformation with :class:`ShampooState`. Complex parameters or gradients
@@ -251,7 +256,7 @@ def scale_by_shampoo(
         def graft(p: Any) -> Any:
             if graft_type in ("sgd", "none"):
                 return ()
-            return jnp.zeros(jnp.shape(p), _stats_dtype(p))
+            return jnp.zeros(jnp.shape(p), nu_dtype or _stats_dtype(p))
 
         return ShampooState(
             count=jnp.zeros([], jnp.int32),
@@ -312,11 +317,11 @@ def _step(
         if graft_type in ("sgd", "none"):
             return g, acc
         if graft_type == "adagrad":
-            acc = (acc + g * g).astype(acc.dtype)
-            return g / (jnp.sqrt(acc) + diagonal_epsilon), acc
-        acc = (beta * acc + weight * g * g).astype(acc.dtype)
+            new = upcast(acc) + g * g
+            return g / (jnp.sqrt(new) + diagonal_epsilon), new.astype(acc.dtype)
+        new = beta * upcast(acc) + weight * g * g
         debias = jnp.where(beta == 1, 1.0, 1 - jax.lax.pow(beta, t.astype(beta.dtype)))
-        return g / (jnp.sqrt(acc / debias) + diagonal_epsilon), acc
+        return g / (jnp.sqrt(new / debias) + diagonal_epsilon), new.astype(acc.dtype)
 
     def new_stats(g: jax.Array, stats: tuple[jax.Array, ...]) -> tuple[jax.Array, ...]:
         plan = config.plan(g)

@@ -122,10 +122,9 @@ def scale_by_lion(
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
-        out = tmap(
-            lambda g, m: like(squash(b1 * upcast(m) + (1 - b1) * upcast(g)), g), updates, state.mu
-        )
-        mu = tmap(lambda g, m: like(b2 * upcast(m) + (1 - b2) * upcast(g), m), updates, state.mu)
+        c1, c2 = 1 - b1, 1 - b2  # once, not once per leaf
+        out = tmap(lambda g, m: like(squash(b1 * upcast(m) + c1 * upcast(g)), g), updates, state.mu)
+        mu = tmap(lambda g, m: like(b2 * upcast(m) + c2 * upcast(g), m), updates, state.mu)
         return out, ScaleByLionState(safe_increment(state.count), mu)
 
     return GradientTransformationExtraArgs(init_fn, update_fn)
@@ -179,6 +178,8 @@ def scale_by_rprop(
     eta_plus: jax.typing.ArrayLike = 1.2,
     min_step_size: jax.typing.ArrayLike = 1e-6,
     max_step_size: jax.typing.ArrayLike = 50.0,
+    *,
+    accumulator_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
     """Resilient backpropagation: move each parameter by its own adaptive step size.
 
@@ -214,6 +215,9 @@ def scale_by_rprop(
       eta_plus: the growth factor :math:`\\eta^+` > 1.
       min_step_size: the smallest step size, >= 0.
       max_step_size: the largest step size, > 0 and >= ``min_step_size``.
+      accumulator_dtype: dtype of the step sizes and of the previous signs
+        (keyword-only); the parameters' dtype when ``None``. The step sizes are
+        upcast to at least float32 for the arithmetic and rounded when stored.
 
     Returns:
       A transformation with :class:`ScaleByRpropState`. Complex parameters or
@@ -239,7 +243,10 @@ def scale_by_rprop(
 
     def init_fn(params: Params) -> ScaleByRpropState:
         _require_real("scale_by_rprop", params, "parameters")
-        return ScaleByRpropState(full_state(params, learning_rate), zeros_state(params))
+        return ScaleByRpropState(
+            full_state(params, learning_rate, accumulator_dtype),
+            zeros_state(params, accumulator_dtype),
+        )
 
     def update_fn(updates, state, params=None, **extra_args):
         del params, extra_args
@@ -249,7 +256,7 @@ def scale_by_rprop(
             sign = jnp.sign(g)
             agree = sign * prev
             factor = jnp.where(agree > 0, eta_plus, jnp.where(agree < 0, eta_minus, 1.0))
-            new_size = jnp.clip(size * factor, min_step_size, max_step_size)
+            new_size = jnp.clip(upcast(size) * factor, min_step_size, max_step_size)
             sign = jnp.where(agree < 0, 0, sign)
             return like(sign * new_size, g), like(new_size, size), like(sign, prev)
 

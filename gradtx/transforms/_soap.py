@@ -71,6 +71,11 @@ def _stat_dtype(x: Any) -> Any:
     return jnp.promote_types(jnp.result_type(x), jnp.float32)
 
 
+def _work_dtype(g: Any, mu: Any) -> Any:
+    """The arithmetic's dtype: float32 or wider, and at least the stored moment's."""
+    return jnp.promote_types(_stat_dtype(g), _stat_dtype(mu))
+
+
 def _require_real(tree: Any, what: str) -> None:
     for path, x in jax.tree_util.tree_flatten_with_path(tree, is_leaf=is_none)[0]:
         if x is not None and jnp.iscomplexobj(x):
@@ -161,6 +166,9 @@ def scale_by_soap(
     eps: jax.typing.ArrayLike = 1e-8,
     precondition_frequency: int = 10,
     max_precondition_dim: int = 10000,
+    *,
+    mu_dtype: Any = None,
+    nu_dtype: Any = None,
 ) -> GradientTransformationExtraArgs:
     """Scale updates by Adam run in the eigenbasis of Shampoo's Kronecker factors (SOAP).
 
@@ -221,6 +229,11 @@ def scale_by_soap(
         integer >= 1, static).
       max_precondition_dim: dimensions larger than this are not rotated (an integer
         >= 1, static).
+      mu_dtype: dtype of :math:`M` (keyword-only); float32 (or the parameters' dtype
+        if wider) when ``None``.
+      nu_dtype: dtype of :math:`V` (keyword-only), likewise. Narrow moments are upcast
+        for the arithmetic and rounded only when stored; the Kronecker factors and
+        bases stay in float32 or wider.
 
     Returns:
       A transformation with :class:`ScaleBySoapState`. Complex parameters or gradients
@@ -256,8 +269,8 @@ def scale_by_soap(
     def init_fn(params: Params) -> ScaleBySoapState:
         _require_real(params, "parameters")
 
-        def zeros(p: Any) -> jax.Array:
-            return jnp.zeros(jnp.shape(p), _stat_dtype(p))
+        def zeros(p: Any, dtype: Any) -> jax.Array:
+            return jnp.zeros(jnp.shape(p), dtype or _stat_dtype(p))
 
         def square(p: Any, eye: bool) -> tuple[Any, ...]:
             shape, dt = jnp.shape(p), _stat_dtype(p)
@@ -268,8 +281,8 @@ def scale_by_soap(
 
         return ScaleBySoapState(
             count=jnp.zeros([], jnp.int32),
-            mu=tmap(zeros, params),
-            nu=tmap(zeros, params),
+            mu=tmap(lambda p: zeros(p, mu_dtype), params),
+            nu=tmap(lambda p: zeros(p, nu_dtype), params),
             factors=tmap(lambda p: square(p, False), params),
             bases=tmap(lambda p: square(p, True), params),
         )
@@ -282,22 +295,23 @@ def scale_by_soap(
         bc1, bc2 = debias_factor(b1, t), debias_factor(b2, t)
 
         def adam(g, mu, nu, qs):
-            g = g.astype(mu.dtype)
-            new_mu = b1 * mu + (1 - b1) * g
+            dt = _work_dtype(g, mu)
+            g, m, v = g.astype(dt), mu.astype(dt), nu.astype(jnp.promote_types(dt, nu.dtype))
+            new_mu = b1 * m + (1 - b1) * g
             rotated = _rotate(g, qs, back=False)
-            new_nu = b2 * nu + (1 - b2) * rotated * rotated
+            new_nu = b2 * v + (1 - b2) * rotated * rotated
             # rot(M_t) as b1 rot(M_{t-1}) + (1 - b1) G'_t: the same number in exact
             # arithmetic, but rounded like the G'_t that enters V (see the docstring).
-            m_rot = b1 * _rotate(mu, qs, back=False) + (1 - b1) * rotated
-            m_hat = m_rot / bc1.astype(mu.dtype)
-            n = m_hat / (jnp.sqrt(new_nu / bc2.astype(mu.dtype)) + eps)
+            m_rot = b1 * _rotate(m, qs, back=False) + (1 - b1) * rotated
+            m_hat = m_rot / bc1.astype(dt)
+            n = m_hat / (jnp.sqrt(new_nu / bc2.astype(dt)) + eps)
             out = jnp.where(first, 0, _rotate(n, qs, back=True))
-            new_mu = jnp.where(first, mu, new_mu).astype(mu.dtype)
-            new_nu = jnp.where(first, nu, new_nu).astype(nu.dtype)
+            new_mu = jnp.where(first, m, new_mu).astype(mu.dtype)
+            new_nu = jnp.where(first, v, new_nu).astype(nu.dtype)
             return out, new_mu, new_nu
 
         def factors(g, mu, fs):
-            g = g.astype(mu.dtype)
+            g = g.astype(_work_dtype(g, mu))
             return tuple(
                 None if f is None else (beta_s * f + (1 - beta_s) * _gram(g, i)).astype(f.dtype)
                 for i, f in enumerate(fs)

@@ -30,6 +30,9 @@ from gradtx.wrappers._finite import apply_if_finite as apply_if_finite
 from gradtx.wrappers._finite import skip_large_updates as skip_large_updates
 from gradtx.wrappers._finite import skip_not_finite as skip_not_finite
 from gradtx.wrappers._finite import zero_nans as zero_nans
+from gradtx.wrappers._fuse import FuseLeavesState as FuseLeavesState
+from gradtx.wrappers._fuse import fuse_leaves as fuse_leaves
+from gradtx.wrappers._fuse import unfuse_state as unfuse_state
 from gradtx.wrappers._lookahead import LookaheadParams as LookaheadParams
 from gradtx.wrappers._lookahead import LookaheadState as LookaheadState
 from gradtx.wrappers._lookahead import lookahead as lookahead
@@ -78,6 +81,9 @@ __all__ = [
     "MonitorState",
     "SnapshotState",
     "flatten",
+    "FuseLeavesState",
+    "fuse_leaves",
+    "unfuse_state",
     "keep_params_nonnegative",
     "measure_with_ema",
     "monitor",

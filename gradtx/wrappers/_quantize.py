@@ -105,76 +105,121 @@ class QuantizedState(NamedTuple):
 
 _SIGNED = dynamic_code(signed=True)
 _UNSIGNED = dynamic_code(signed=False)
-# One table for dequantization: signed codes first, unsigned codes at +256.
-_TABLE = np.concatenate([_SIGNED, _UNSIGNED])
 
-# Nearest-code search without a binary search. A magnitude a in [0, 1] falls in one of
-# 2**14 buckets given by the top bits of its float32 pattern (exponent and 7 mantissa
-# bits: each bucket spans 0.8% or less of its values). The codes are sparser than that,
-# so a bucket holds at most one midpoint between consecutive codes (checked below), and
-# the number of midpoints below a is the count below its bucket's start plus one
-# comparison. Three sorted code lists are searched by magnitude: the signed code for
-# v >= 0, the negated signed code for v < 0 (index i there is 255 - i in the signed
-# code), and the unsigned code.
-_BUCKETS = 2**14
-_BUCKET_SHIFT = 16
+# Encoding and decoding are elementwise arithmetic, with no table lookup (a gather runs
+# one element at a time on CPU). Both codes share a structure: the positive values of
+# the signed code, in increasing order, are 0, then 2**m values for decades m = 0..6
+# (10**(m - 6) * [0.1, 1], m fraction bits), then 1; the unsigned code has the same
+# decades with one more fraction bit each (2**(m + 1) values). A magnitude's position
+# in such a list is the number of midpoints between consecutive values below it: the
+# 8 midpoints between decades (and next to 0 and 1) are compared directly, and the
+# midpoints inside decade m are bin edges of a linear grid, counted with one floor.
+# Signed values are stored at 127 +- position (sorted order of the signed code).
+_SIGNED_POSITIVE = _SIGNED[127:]  # 0, 127 values, 1
 
 
-def _search_tables() -> tuple[np.ndarray, np.ndarray]:
-    starts = (np.arange(_BUCKETS, dtype=np.uint32) << _BUCKET_SHIFT).view(np.float32)
-    firsts, mids = [], []
-    for code in (_SIGNED, np.sort(-_SIGNED), _UNSIGNED):
-        mid = (code[1:] + code[:-1]) / np.float32(2)
-        first = np.searchsorted(mid, starts, side="left")
-        assert np.all(np.diff(first) <= 1)  # at most one midpoint per bucket
-        firsts.append(first.astype(np.int32))
-        mids.append(np.append(mid, np.float32(np.inf)))
-    return np.concatenate(firsts), np.concatenate(mids).astype(np.float32)
+def _decade_midpoints(code: np.ndarray, starts: list[int]) -> np.ndarray:
+    mid = (code[1:] + code[:-1]) / np.float32(2)
+    return np.asarray([mid[s - 1] for s in starts], np.float32)
 
 
-_FIRST, _MIDS = _search_tables()
-
-
-def _lookup(table: np.ndarray, index: jax.Array) -> jax.Array:
-    """``table[index]`` for indices known to be in range (no clamping or wrapping)."""
-    return jnp.asarray(table).at[index].get(mode="promise_in_bounds")
+# Midpoints below the first value of each decade, and below 1.
+_SIGNED_EDGES = _decade_midpoints(_SIGNED_POSITIVE, [1, 2, 4, 8, 16, 32, 64, 128])
+_UNSIGNED_EDGES = _decade_midpoints(_UNSIGNED, [1, 3, 7, 15, 31, 63, 127, 255])
 
 
 def _nearest_code(v: jax.Array, unsigned: jax.Array) -> jax.Array:
     """Index of the code value nearest to ``v`` in [-1, 1] (unsigned code where set)."""
     a = jnp.abs(v)
-    bits = jax.lax.bitcast_convert_type(a, jnp.uint32) >> _BUCKET_SHIFT
-    bucket = jnp.minimum(bits, _BUCKETS - 1).astype(jnp.int32)
-    table = jnp.where(unsigned, 2, jnp.where(v < 0, 1, 0))
-    first = _lookup(_FIRST, table * _BUCKETS + bucket)
-    idx = first + (_lookup(_MIDS, table * 256 + first) < a)
-    return jnp.where(table == 1, 255 - idx, idx)
+    # Count bin edges on the unsigned grid, halved (one fraction bit fewer) if signed.
+    half = jnp.where(unsigned, np.float32(1.0), np.float32(0.5))
+    count = jnp.zeros(a.shape, jnp.float32)
+    for s_edge, u_edge in zip(_SIGNED_EDGES, _UNSIGNED_EDGES, strict=True):
+        edge = jnp.where(unsigned, u_edge, s_edge)
+        count = count + (a > edge).astype(jnp.float32)
+    for e in range(7):  # the decade 10**-e * [0.1, 1], 2**(7 - e) unsigned bins
+        n = 2 ** (7 - e)
+        z = (a * np.float32(10.0**e * n / 0.9) - np.float32(0.1 * n / 0.9)) * half
+        count = count + jnp.clip(jnp.floor(z), 0.0, n * half - 1.0)
+    pos = count.astype(jnp.int32)
+    signed = jnp.where(v < 0, 127 - jnp.minimum(pos, 127), 127 + pos)
+    return jnp.where(unsigned, pos, signed)
 
 
-def _blocks(x: jax.Array, block_size: int) -> jax.Array:
-    flat = x.reshape(-1).astype(jnp.float32)
-    n_blocks = -(-flat.size // block_size)
-    flat = jnp.pad(flat, (0, n_blocks * block_size - flat.size))
-    return flat.reshape(n_blocks, block_size)
+def _code_value(c: jax.Array, unsigned: jax.Array) -> jax.Array:
+    """The code value of index ``c`` (int32) in the unsigned or signed code, exactly.
+
+    The ``j``-th of the ``N = 2**L`` values of a decade is ``10**-e (0.1 + 0.9 (j +
+    1/2) / N)``; with the position ``q = N + j`` that is the integer ``18 q - 16 N + 9``
+    over ``5**(e + 1) * 2**(8 + unsigned)`` (``e = 6 - L``, ``7 - L`` unsigned): one
+    correctly rounded division by an exact integer, as the table's float32 rounding.
+    """
+    q = jnp.where(unsigned, c + 1, jnp.abs(c - 127))  # position among the magnitudes
+    lead = (jax.lax.bitcast_convert_type(q.astype(jnp.float32), jnp.int32) >> 23) - 127
+    num = 18 * q - (16 << lead) + 9  # lead = floor(log2 q), 16 N = 16 << lead
+    d = 7 - lead + unsigned.astype(jnp.int32)  # e + 1, in 1..7
+    one = np.float32(1.0)
+    den = (
+        jnp.where(d & 1, np.float32(5.0), one)
+        * jnp.where(d & 2, np.float32(25.0), one)
+        * jnp.where(d & 4, np.float32(625.0), one)
+    )
+    value = (
+        num.astype(jnp.float32)
+        / den
+        * jnp.where(unsigned, np.float32(2.0**-9), np.float32(2.0**-8))
+    )
+    value = jnp.where(c == 255, one, value)
+    value = jnp.where(c == jnp.where(unsigned, 0, 127), np.float32(0.0), value)
+    return jnp.where(unsigned | (c >= 127), value, -value)
+
+
+def _block_stats(b: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Each row's absolute maximum and whether it has no negative value, in one pass."""
+    absmax, low = jax.lax.reduce(
+        (jnp.abs(b), b),
+        (np.float32(0.0), np.float32(np.inf)),
+        lambda x, y: (jnp.maximum(x[0], y[0]), jnp.minimum(x[1], y[1])),
+        (1,),
+    )
+    return absmax[:, None], low[:, None] >= 0
+
+
+def _per_element(x: jax.Array, size: int, block_size: int) -> jax.Array:
+    """A per-block (blocks, 1) array repeated over each block's elements, ``size`` long."""
+    return jnp.broadcast_to(x, (x.shape[0], block_size)).reshape(-1)[:size]
 
 
 def quantize(x: jax.Array, block_size: int) -> QuantizedArray:
     """Blockwise 8-bit form of ``x`` (see :class:`QuantizedArray`)."""
-    b = _blocks(x, block_size)
-    absmax = jnp.max(jnp.abs(b), axis=1, keepdims=True)
-    unsigned = jnp.min(b, axis=1, keepdims=True) >= 0
-    v = b / jnp.where(absmax > 0, absmax, 1.0)
-    idx = _nearest_code(v, unsigned)
-    codes = idx.astype(jnp.uint8).reshape(-1)[: x.size].reshape(x.shape)
-    scales = jnp.where(unsigned, -absmax, absmax)[:, 0]
-    return QuantizedArray(codes, scales)
+    flat = x.reshape(-1).astype(jnp.float32)
+    full = flat.size // block_size * block_size
+    # Block statistics of the whole blocks and of the short last one, each without
+    # padding (a padded copy puts a bounds check on every element of its loop).
+    stats = []
+    if full:
+        stats.append(_block_stats(flat[:full].reshape(-1, block_size)))
+    if full < flat.size:
+        stats.append(_block_stats(flat[full:].reshape(1, -1)))
+    absmax = jnp.concatenate([m for m, _ in stats]) if len(stats) > 1 else stats[0][0]
+    unsigned = jnp.concatenate([u for _, u in stats]) if len(stats) > 1 else stats[0][1]
+    inv = np.float32(1.0) / jnp.where(absmax > 0, absmax, np.float32(1.0))
+    v = flat * _per_element(inv, flat.size, block_size)
+    codes = _nearest_code(v, _per_element(unsigned, flat.size, block_size))
+    return QuantizedArray(
+        codes.astype(jnp.uint8).reshape(x.shape), jnp.where(unsigned, -absmax, absmax)[:, 0]
+    )
 
 
 def dequantize(q: QuantizedArray, block_size: int) -> jax.Array:
     """The float32 array a :class:`QuantizedArray` stands for."""
-    b = _blocks(q.codes, block_size).astype(jnp.int32)
+    flat = q.codes.reshape(-1)
+    n_blocks = q.scales.shape[0]
+    if n_blocks * block_size > flat.size:  # pad the bytes, not the floats
+        flat = jnp.pad(flat, (0, n_blocks * block_size - flat.size))
     scales = q.scales[:, None]
-    values = _lookup(_TABLE, b + jnp.where(scales < 0, 256, 0)) * jnp.abs(scales)
+    values = _code_value(flat.reshape(n_blocks, block_size).astype(jnp.int32), scales < 0)
+    values = values * jnp.abs(scales)
     return values.reshape(-1)[: q.codes.size].reshape(q.codes.shape)
 
 
@@ -211,6 +256,8 @@ def quantize_state(
     new state. Scalars (counts, hyperparameters), small leaves, integer and complex
     leaves, and leaves of other shapes (e.g. Adafactor's factored rows) stay as they
     are. For Adam-type optimizers that is about 2.03 bytes per parameter instead of 8.
+    It trades time for memory: on CPU a step takes several times as long as the
+    float32 step (docs/guide/quantized_state.md has the numbers).
 
     Every parameter-shaped leaf of ``inner``'s state is quantized, including copies of
     the parameters some wrappers keep (lookahead's slow weights, EMA averages); wrap
@@ -261,7 +308,7 @@ def quantize_state(
             if (
                 isinstance(leaf, jax.Array | np.ndarray)
                 and jnp.issubdtype(leaf.dtype, jnp.floating)
-                and leaf.size >= min_size
+                and leaf.size >= max(min_size, 1)
                 and tuple(leaf.shape) in shapes
             ):
                 return quantize(leaf, block_size)
