@@ -30,6 +30,7 @@ extensions = [
     "myst_parser",
     "gradtx_api",  # docs/_ext/gradtx_api.py: writes api/*.rst from the __all__ lists
     "gradtx_catalogue",  # docs/_ext/gradtx_catalogue.py: the catalogue table
+    "gradtx_schedules",  # docs/_ext/gradtx_schedules.py: the schedules gallery
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
