@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 
@@ -36,7 +37,14 @@ def check_range(
     low_open: bool = False,
     high_open: bool = False,
 ) -> None:
-    """Raise ``ValueError`` if a concrete ``value`` lies outside the given interval."""
+    """Raise ``ValueError`` if a concrete ``value`` lies outside the given interval.
+
+    A string raises ``TypeError``: it is never a number (``learning_rate="1e-3"``).
+    """
+    if isinstance(value, (str, bytes)):
+        raise TypeError(
+            f"`{fn}({name}=...)` must be a number, an array or a schedule; got {name}={value!r}."
+        )
     v = concrete(value)
     if v is None:
         return
@@ -84,3 +92,29 @@ def check_transformation(fn: str, name: str, value: Any) -> None:
             f"such as gradtx.adamw(1e-3)); got {type(value).__name__} {value!r}. Pass the "
             "transformation, not its factory or its state."
         )
+
+
+def check_inexact_leaves(fn: str, name: str, tree: Any) -> None:
+    """Raise ``TypeError`` at the first integer or boolean leaf of ``tree``.
+
+    An optimizer's step is real-valued: on an integer leaf it could only be cast
+    (truncated), so optimizers refuse such leaves instead. ``None`` leaves pass.
+    """
+    for leaf in jax.tree.leaves(tree):
+        dtype = getattr(leaf, "dtype", None)  # arrays and tracers: no conversion
+        if not jnp.issubdtype(jnp.result_type(leaf) if dtype is None else dtype, jnp.inexact):
+            break
+    else:
+        return
+    for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
+        dtype = getattr(leaf, "dtype", None)
+        dtype = jnp.result_type(leaf) if dtype is None else dtype
+        if not jnp.issubdtype(dtype, jnp.inexact):
+            where = jax.tree_util.keystr(path) or "the root"
+            raise TypeError(
+                f"`{fn}`: the {name} leaf at {where} has dtype {dtype}; optimizers update "
+                "floating-point or complex leaves only (a step on an integer or boolean "
+                "leaf would be silently cast). Leave such leaves out of the tree (e.g. "
+                "eqx.filter(tree, eqx.is_inexact_array)), or route them around the "
+                "optimizer with gradtx.masked or gradtx.partition."
+            )

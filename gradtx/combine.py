@@ -68,8 +68,9 @@ def chain(*args: GradientTransformation) -> GradientTransformationExtraArgs:
                 updates, s = tx.update(updates, s, params, **extra_args)
             except TreeMismatchError:
                 raise  # already explained by a nested chain
-            except (ValueError, TypeError) as err:
-                # Only on failure: name the paths where updates, params and state part.
+            except (ValueError, TypeError, AttributeError) as err:
+                # Only on failure (an AttributeError: a state of another type lacks a
+                # field): name the paths where updates, params and state part.
                 why = diagnose_update(f"chain.update (member {i})", tx.init, updates, s, params)
                 if why is None:
                     raise

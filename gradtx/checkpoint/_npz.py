@@ -123,6 +123,16 @@ def _fsync_folder(folder: str) -> None:
         os.close(fd)
 
 
+def _valid_leaf(entry: Any) -> bool:
+    """Whether a header's leaf entry has the fields and types that ``save`` writes."""
+    return (
+        isinstance(entry, dict)
+        and all(isinstance(entry.get(k), str) for k in ("path", "dtype", "types"))
+        and isinstance(entry.get("shape"), list)
+        and all(type(n) is int and n >= 0 for n in entry["shape"])
+    )
+
+
 class Reader:
     """An open checkpoint: its header, and its leaves read on demand (``read(name)``)."""
 
@@ -133,7 +143,7 @@ class Reader:
             self._zip = zipfile.ZipFile(self.path)
         except FileNotFoundError:
             raise
-        except (zipfile.BadZipFile, OSError, EOFError) as e:
+        except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as e:
             raise self.error(
                 "is not a readable .npz archive (a truncated file, or another format)", e
             ) from e
@@ -153,8 +163,9 @@ class Reader:
                 f"has no {HEADER!r} header: it is not a gradtx checkpoint (an .npz written "
                 "by something else?)"
             )
+        raw = self._read_raw(HEADER)  # raises its own error, naming the member
         try:
-            header = json.loads(self._read_raw(HEADER).tobytes().decode())
+            header = json.loads(raw.tobytes().decode())
         except (ValueError, UnicodeDecodeError) as e:
             raise self.error("has a corrupt header", e) from e
         if not isinstance(header, dict) or header.get("format") != FORMAT:
@@ -166,9 +177,7 @@ class Reader:
                 f"versions up to {VERSION} (upgrade gradtx)"
             )
         leaves = header.get("leaves")
-        if not isinstance(leaves, list) or not all(
-            isinstance(x, dict) and {"path", "dtype", "shape", "types"} <= set(x) for x in leaves
-        ):
+        if not isinstance(leaves, list) or not all(map(_valid_leaf, leaves)):
             raise self.error("has a corrupt header (no valid list of leaves)")
         paths = [x["path"] for x in leaves]
         if header.get("paths") != paths or len(set(paths)) != len(paths):
@@ -183,6 +192,9 @@ class Reader:
             raise self.error(f"lacks the member {name!r} its header lists", e) from e
         except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
             raise self.error(f"has a corrupt member {name!r}", e) from e
+        except (NotImplementedError, RuntimeError) as e:  # a compression, version or
+            # encryption flag this zipfile does not support (a damaged or foreign file)
+            raise self.error(f"has a member {name!r} that cannot be read", e) from e
 
     def read(self, leaf: dict[str, Any]) -> np.ndarray:
         """The array of one of the header's ``leaves``, checked against the header."""

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from gradtx._checks import concrete
+from gradtx._checks import check_inexact_leaves, concrete
 from gradtx._hyperparams import OptimizerState, _inject
 from gradtx.base import GradientTransformation, GradientTransformationExtraArgs
 from gradtx.combine import chain
@@ -27,14 +27,25 @@ def build_optimizer(
     the numbers (or schedules) that :func:`gradtx.hyperparams` shows and
     :func:`gradtx.set_hyperparams` changes. Integers are recorded as floats (every
     optimizer hyperparameter is real-valued). ``name`` is the alias's public name, for
-    error messages.
+    error messages. Integer and boolean leaves in the params or updates raise
+    ``TypeError`` (see :func:`gradtx._checks.check_inexact_leaves`).
     """
     factory = functools.partial(build, **static)
     hps = {
         k: float(v) if isinstance(v, int) and not isinstance(v, bool) else v
         for k, v in hyperparams.items()
     }
-    return _inject(factory, tuple(static), None, OptimizerState, name)(**hps)
+    tx = _inject(factory, tuple(static), None, OptimizerState, name)(**hps)
+
+    def init_fn(params: Any) -> Any:
+        check_inexact_leaves(f"{name}.init", "params", params)
+        return tx.init(params)
+
+    def update_fn(updates: Any, state: Any, params: Any = None, **extra_args: Any) -> Any:
+        check_inexact_leaves(f"{name}.update", "updates", updates)
+        return tx.update(updates, state, params, **extra_args)
+
+    return GradientTransformationExtraArgs(init_fn, update_fn)
 
 
 def is_zero(value: Any) -> bool:

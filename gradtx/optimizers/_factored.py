@@ -148,6 +148,7 @@ def adafactor(
     fn = "adafactor"
     check_schedule_or_nonnegative(fn, "learning_rate", learning_rate)
     check_schedule_or_nonnegative(fn, "weight_decay_rate", weight_decay_rate)
+    check_range(fn, "eps", eps, 0.0)  # named as the user wrote it (inner: epsilon)
     # The primitives validate decay_rate, decay_offset, eps and min_dim_size_to_factor.
     scale_by_factored_rms(factored, decay_rate, decay_offset, min_dim_size_to_factor, eps)
     if clipping_threshold is not None:

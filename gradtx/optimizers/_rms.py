@@ -119,7 +119,7 @@ def rmsprop(
       Array([0.01], dtype=float32)
     """
     check_schedule_or_nonnegative("rmsprop", "learning_rate", learning_rate)
-    scale_by_rms(decay, eps)
+    scale_by_rms(decay, eps, initial_scale)
     if momentum is not None:
         check_decay("rmsprop", "momentum", momentum)
     elif nesterov:

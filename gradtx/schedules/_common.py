@@ -99,6 +99,8 @@ def check_value(fn: str, name: str, value: Any, *, condition: str) -> None:
 
     ``condition`` is ``">= 0"`` or ``"in (0, 1]"``; values that are not concrete scalars pass.
     """
+    if isinstance(value, str | bytes):
+        raise TypeError(f"`{fn}({name}=...)` must be a number or an array; got {name}={value!r}.")
     x = concrete_float(value)
     if x is None:
         return

@@ -104,6 +104,7 @@ def scale_by_rms(
     """
     check_decay("scale_by_rms", "decay", decay)
     check_nonnegative("scale_by_rms", "eps", eps)
+    check_nonnegative("scale_by_rms", "initial_scale", initial_scale)
 
     def init_fn(params: Params) -> ScaleByRmsState:
         nu = full_state(params, initial_scale, nu_dtype)
@@ -188,6 +189,7 @@ def scale_by_stddev(
     """
     check_decay("scale_by_stddev", "decay", decay)
     check_nonnegative("scale_by_stddev", "eps", eps)
+    check_nonnegative("scale_by_stddev", "initial_scale", initial_scale)
 
     def init_fn(params: Params) -> ScaleByStddevState:
         return ScaleByStddevState(

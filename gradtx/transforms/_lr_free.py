@@ -187,7 +187,11 @@ def scale_by_cocob(
             return x.astype(jnp.promote_types(upcast(like_state).dtype, jnp.result_type(x)))
 
         neg = tmap(lambda g, t: -wide(g, t), updates, state.cumulative_gradients)
-        lip = tmap(lambda n, s: jnp.maximum(upcast(s), jnp.abs(n)), neg, state.scale)
+        # L_t >= L_0 = eps: taking the max with eps again keeps L positive when the stored
+        # eps underflows (1e-8 is zero in float16), which would make the bet 0/0 = NaN.
+        lip = tmap(
+            lambda n, s: jnp.maximum(jnp.maximum(upcast(s), jnp.abs(n)), eps), neg, state.scale
+        )
         big_g = tmap(lambda n, s: upcast(s) + jnp.abs(n), neg, state.subgradients)
         reward = tmap(
             lambda n, p, w1, r: jnp.maximum(upcast(r) + (upcast(p) - upcast(w1)) * n, 0.0),

@@ -60,6 +60,8 @@ def dynamic_code(signed: bool = True, bits: int = 8) -> np.ndarray:
       >>> len(gradtx.dynamic_code(signed=True, bits=4))
       16
     """
+    if isinstance(bits, bool) or not isinstance(bits, int) or bits < 2:
+        raise ValueError(f"`dynamic_code(bits=...)` must be an integer >= 2; got {bits=}.")
     values = [0.0, 1.0]
     for e in range(bits - 1):
         f = bits - 2 - e if signed else bits - 1 - e
@@ -308,6 +310,9 @@ def quantize_state(
             if (
                 isinstance(leaf, jax.Array | np.ndarray)
                 and jnp.issubdtype(leaf.dtype, jnp.floating)
+                # never a scalar: with a scalar parameter, the hyperparameters would
+                # have "the shape of a parameter" and be stored in 8 bits
+                and leaf.ndim >= 1
                 and leaf.size >= max(min_size, 1)
                 and tuple(leaf.shape) in shapes
             ):

@@ -565,7 +565,7 @@ def test_signatures_match_optax():
             r"got decay_rate=-0\.8",
         ),
         (lambda: gradtx.adafactor(decay_offset=-1), r"got step_offset=-1"),
-        (lambda: gradtx.adafactor(eps=-1.0), r"got epsilon=-1\.0"),
+        (lambda: gradtx.adafactor(eps=-1.0), r"got eps=-1\.0"),
         (
             lambda: gradtx.adafactor(clipping_threshold=0.0),
             r"adafactor\(clipping_threshold=\.\.\.\)` must lie in \(0, inf\); "
