@@ -21,6 +21,14 @@ def code_blocks(page: pathlib.Path) -> list[str]:
     return re.findall(r"```python\n(.*?)```", page.read_text(), flags=re.S)
 
 
+def shown_output(page: str | pathlib.Path) -> list[str]:
+    """The lines of the page's ```` ```text ```` blocks (what it says its code prints)."""
+    page = pathlib.Path(page)
+    if not page.is_absolute():
+        page = DOCS / page
+    return "".join(re.findall(r"```text\n(.*?)```", page.read_text(), flags=re.S)).splitlines()
+
+
 def run_page(
     page: str | pathlib.Path, expected_blocks: int | None = None
 ) -> tuple[list[str], dict[str, Any]]:

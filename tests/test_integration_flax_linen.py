@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from _guides import DOCS, run_page
+from _guides import run_page, shown_output
 
 import gradtx
 
@@ -31,15 +31,9 @@ def page():
     return run_page(PAGE, expected_blocks=2)
 
 
-def _shown() -> list[str]:
-    return "".join(
-        re.findall(r"```text\n(.*?)```", (DOCS / PAGE).read_text(), flags=re.S)
-    ).splitlines()
-
-
 def test_page_prints_what_it_shows(page):
     printed, _ = page
-    shown = _shown()
+    shown = shown_output(PAGE)
     assert len(printed) == len(shown) == 7
     for got, want in zip(printed, shown, strict=True):
         # the same text; the numbers equal to the printed digits, losses to 2e-4

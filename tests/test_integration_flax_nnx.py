@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from _guides import DOCS, run_page
+from _guides import run_page, shown_output
 
 import gradtx
 
@@ -37,14 +37,9 @@ def page(tmp_path_factory):
         os.chdir(cwd)
 
 
-def _shown() -> list[str]:
-    text = re.findall(r"```text\n(.*?)```", (DOCS / PAGE).read_text(), flags=re.S)
-    return "".join(text).splitlines()
-
-
 def test_page_prints_what_it_shows(page):
     printed, _ = page
-    shown = _shown()
+    shown = shown_output(PAGE)
     assert len(printed) == len(shown) == 9
     # The training line is checked with a tolerance below; the rest exactly.
     assert printed[1:] == shown[1:]
@@ -53,7 +48,7 @@ def test_page_prints_what_it_shows(page):
 def test_training_reduces_the_loss(page):
     printed, ns = page
     got = [float(v) for v in re.findall(r"[\d.]+", printed[0])]
-    want = [float(v) for v in re.findall(r"[\d.]+", _shown()[0])]
+    want = [float(v) for v in re.findall(r"[\d.]+", shown_output(PAGE)[0])]
     np.testing.assert_allclose(got, want, atol=0.021)
     first, last, accuracy = got
     # measured: 2.32 -> 0.13 in 60 full-batch steps (a factor of 18), accuracy 0.97

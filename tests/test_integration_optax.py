@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from _guides import DOCS, run_page
+from _guides import run_page, shown_output
 
 import gradtx
 
@@ -39,15 +39,9 @@ def page(tmp_path_factory):
         os.chdir(cwd)
 
 
-def _shown() -> list[str]:
-    return "".join(
-        re.findall(r"```text\n(.*?)```", (DOCS / PAGE).read_text(), flags=re.S)
-    ).splitlines()
-
-
 def test_page_prints_what_it_shows(page):
     printed, _ = page
-    shown = _shown()
+    shown = shown_output(PAGE)
     assert len(printed) == len(shown) == 8
     for got, want in zip(printed, shown, strict=True):
         assert re.sub(NUMBER, "#", got) == re.sub(NUMBER, "#", want)
