@@ -6,11 +6,68 @@ tracer or a schedule is left to the caller (it may be traced or vary per step).
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+import contextvars
+import functools
+import inspect
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+# The public optimizers being built, outermost first (each one's name and the arguments
+# it was called with), so that a check inside a primitive names the call the user wrote.
+_BUILDING: contextvars.ContextVar[tuple[tuple[str, dict[str, Any]], ...]] = contextvars.ContextVar(
+    "gradtx_building", default=()
+)
+
+
+@contextlib.contextmanager
+def building(name: str, arguments: dict[str, Any]) -> Iterator[None]:
+    """Within this block, errors about ``arguments`` name the call ``name(...)``."""
+    token = _BUILDING.set((*_BUILDING.get(), (name, arguments)))
+    try:
+        yield
+    finally:
+        _BUILDING.reset(token)
+
+
+def reports_as_itself(factory: _F) -> _F:
+    """Make range errors raised while ``factory`` builds name ``factory``'s own call.
+
+    An alias validates its arguments by building its primitives (``adam`` builds
+    ``scale_by_adam``); without this the user who wrote ``adam(b1=1.5)`` would read
+    about ``scale_by_adam(b1=...)``. An argument the alias passes on unchanged (the same
+    object) is reported under the alias's name; a derived value keeps the primitive's.
+    """
+    sig = inspect.signature(factory)
+
+    @functools.wraps(factory)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            arguments = sig.bind(*args, **kwargs).arguments
+        except TypeError:
+            return factory(*args, **kwargs)  # Python's own message for a bad call
+        with building(factory.__name__, dict(arguments)):
+            return factory(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def call_name(fn: str, name: str, value: Any) -> str:
+    """The call to name in an error about ``name=value`` raised inside ``fn``.
+
+    The outermost public optimizer being built that received ``value`` itself as its
+    argument ``name``; ``fn`` when none did (a value the alias derived).
+    """
+    for alias, arguments in _BUILDING.get():
+        if name in arguments and arguments[name] is value:
+            return alias
+    return fn
 
 
 def concrete(value: Any) -> float | None:
@@ -42,6 +99,7 @@ def check_range(
     A string raises ``TypeError``: it is never a number (``learning_rate="1e-3"``).
     """
     if isinstance(value, (str, bytes)):
+        fn = call_name(fn, name, value)
         raise TypeError(
             f"`{fn}({name}=...)` must be a number, an array or a schedule; got {name}={value!r}."
         )
@@ -56,6 +114,7 @@ def check_range(
     if bad:
         lo = "(-inf" if low is None else ("(" if low_open else "[") + f"{low:g}"
         hi = "inf)" if high is None else f"{high:g}" + (")" if high_open else "]")
+        fn = call_name(fn, name, value)
         raise ValueError(f"`{fn}({name}=...)` must lie in {lo}, {hi}; got {name}={value!r}.")
 
 

@@ -37,31 +37,40 @@ class HyperparamsDict(dict):
 
     It is a plain ``dict`` for reading (``state.hyperparams["learning_rate"]``) and a
     pytree whose static part is the set of scheduled names (and of the names an
-    enclosing :func:`inject_hyperparams` supplies at every step), so that knowledge
-    survives ``jax.jit``, ``jax.tree.map`` and checkpoint round trips of the arrays.
+    enclosing :func:`inject_hyperparams` supplies at every step) and the name of the
+    optimizer that made it (``owner``), so that knowledge survives ``jax.jit``,
+    ``jax.tree.map`` and checkpoint round trips of the arrays. ``owner`` lets an update
+    refuse the state of another optimizer whose state has the same fields (``acprop``'s
+    state passed to ``adabelief``).
     """
 
     scheduled: frozenset[str]
     external: frozenset[str]
+    owner: str | None
 
     def __init__(
-        self, values: Any = (), scheduled: Iterable[str] = (), external: Iterable[str] = ()
+        self,
+        values: Any = (),
+        scheduled: Iterable[str] = (),
+        external: Iterable[str] = (),
+        owner: str | None = None,
     ) -> None:
         super().__init__(values)
         self.scheduled = frozenset(scheduled)
         self.external = frozenset(external)
+        self.owner = owner
 
     def __repr__(self) -> str:
         return f"HyperparamsDict({dict.__repr__(self)})"
 
 
 def _hp_aux(d: HyperparamsDict) -> tuple[Any, ...]:
-    return tuple(sorted(d)), d.scheduled, d.external
+    return tuple(sorted(d)), d.scheduled, d.external, d.owner
 
 
 def _hp_unflatten(aux: tuple[Any, ...], children: Any) -> HyperparamsDict:
-    keys, scheduled, external = aux
-    return HyperparamsDict(dict(zip(keys, children, strict=True)), scheduled, external)
+    keys, scheduled, external, owner = aux
+    return HyperparamsDict(dict(zip(keys, children, strict=True)), scheduled, external, owner)
 
 
 jax.tree_util.register_pytree_with_keys(
@@ -264,10 +273,25 @@ def _inject(
         def values_at(state: Any) -> HyperparamsDict:
             stored = state.hyperparams
             _, external = _meta(stored)
-            if set(stored) | external != expected:
+            recorded = set(stored) | external
+            if stored.owner not in (None, name):
+                names = (
+                    ""
+                    if recorded == expected
+                    else (
+                        f" (it records the hyperparameters {sorted(recorded)}, this optimizer "
+                        f"has {sorted(expected)})"
+                    )
+                )
+                raise ValueError(
+                    f"`{name}.update`: the state was made by `{stored.owner}`, not by this "
+                    f"optimizer{names}; pass the state that `{name}`'s init returned (or "
+                    "restore a checkpoint into it)."
+                )
+            if recorded != expected:
                 raise ValueError(
                     f"`{name}.update`: the state records the hyperparameters "
-                    f"{sorted(set(stored) | external)} but this optimizer has "
+                    f"{sorted(recorded)} but this optimizer has "
                     f"{sorted(expected)}; was the state made by another optimizer?"
                 )
             out = {}
@@ -280,7 +304,7 @@ def _inject(
                 out[k] = jax.lax.select(state.overrides[i], kept, built) if by_hand else kept
             for k, s in schedules.items():
                 out[k] = _to_array(s(state[0]), dtype)
-            return HyperparamsDict(out, schedules)
+            return HyperparamsDict(out, schedules, owner=name)
 
         def build(hps: dict[str, Any]) -> GradientTransformationExtraArgs:
             return GradientTransformationExtraArgs(*inner_factory(**other, **hps))
@@ -295,7 +319,7 @@ def _inject(
             count = jnp.zeros([], jnp.int32)
             hps = {k: _to_array(v, dtype) for k, v in numeric.items()}
             hps.update({k: _to_array(s(count), dtype) for k, s in schedules.items()})
-            hps = HyperparamsDict(hps, schedules)
+            hps = HyperparamsDict(hps, schedules, owner=name)
             overrides = jnp.zeros([len(order)], bool)
             return make_state(count, hps, build(hps).init(params), overrides)
 
@@ -339,7 +363,9 @@ def _strip_nested(inner_state: Any, hps: dict[str, Any]) -> Any:
         scheduled, external = _meta(inner_hps)
         owned = {k for k in hps if k in inner_hps and k not in scheduled}
         rest = {k: v for k, v in inner_hps.items() if k not in owned}
-        node = node._replace(hyperparams=HyperparamsDict(rest, scheduled, external | owned))
+        node = node._replace(
+            hyperparams=HyperparamsDict(rest, scheduled, external | owned, inner_hps.owner)
+        )
         return node._replace(inner_state=_strip_nested(node.inner_state, hps))
 
     return jax.tree.map(strip, inner_state, is_leaf=lambda x: isinstance(x, _STATE_TYPES))
@@ -521,7 +547,7 @@ def set_hyperparams(state: Any, **values: Any) -> Any:
                 )
             new[name] = jnp.asarray(value, old.dtype)
         node = node._replace(
-            hyperparams=HyperparamsDict(new, hps.scheduled, hps.external),
+            hyperparams=HyperparamsDict(new, hps.scheduled, hps.external, hps.owner),
             inner_state=replace_all(node.inner_state),
         )
         if isinstance(node, OptimizerState):

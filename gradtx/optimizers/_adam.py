@@ -6,7 +6,7 @@ from typing import Any
 
 import jax
 
-from gradtx._checks import check_schedule_or_nonnegative
+from gradtx._checks import check_schedule_or_nonnegative, reports_as_itself
 from gradtx.base import GradientTransformationExtraArgs, ScalarOrSchedule
 from gradtx.optimizers._alias import build_optimizer, then_lr
 from gradtx.transforms import (
@@ -102,6 +102,7 @@ def _adam_family(
     )
 
 
+@reports_as_itself
 def adam(
     learning_rate: ScalarOrSchedule,
     b1: Num = 0.9,
@@ -166,6 +167,7 @@ def adam(
     )
 
 
+@reports_as_itself
 def adamw(
     learning_rate: ScalarOrSchedule,
     b1: Num = 0.9,
@@ -220,6 +222,7 @@ def adamw(
     )
 
 
+@reports_as_itself
 def nadam(
     learning_rate: ScalarOrSchedule,
     b1: Num = 0.9,
@@ -272,6 +275,7 @@ def nadam(
     )
 
 
+@reports_as_itself
 def nadamw(
     learning_rate: ScalarOrSchedule,
     b1: Num = 0.9,
@@ -353,6 +357,7 @@ def _amsgrad_build(
     return then_lr(direction, learning_rate)
 
 
+@reports_as_itself
 def amsgrad(
     learning_rate: ScalarOrSchedule,
     b1: Num = 0.9,
@@ -408,6 +413,7 @@ def _adamax_build(learning_rate, b1, b2, eps, weight_decay=None, *, mask, mu_dty
     return then_lr(direction, learning_rate, weight_decay, mask)
 
 
+@reports_as_itself
 def adamax(
     learning_rate: ScalarOrSchedule,
     b1: Num = 0.9,
@@ -450,6 +456,7 @@ def adamax(
     )
 
 
+@reports_as_itself
 def adamaxw(
     learning_rate: ScalarOrSchedule,
     b1: Num = 0.9,
@@ -501,6 +508,7 @@ def _radam_build(learning_rate, b1, b2, eps, eps_root, threshold, *, nesterov, m
     return then_lr(direction, learning_rate)
 
 
+@reports_as_itself
 def radam(
     learning_rate: ScalarOrSchedule,
     b1: Num = 0.9,

@@ -6,7 +6,12 @@ from typing import Any
 
 import jax
 
-from gradtx._checks import check_decay, check_nonnegative, check_schedule_or_nonnegative
+from gradtx._checks import (
+    check_decay,
+    check_nonnegative,
+    check_schedule_or_nonnegative,
+    reports_as_itself,
+)
 from gradtx.base import GradientTransformationExtraArgs, ScalarOrSchedule
 from gradtx.combine import chain
 from gradtx.optimizers._alias import build_optimizer
@@ -25,6 +30,7 @@ def _adam_mini_build(learning_rate, b1, b2, eps, weight_decay, *, mu_dtype, mask
     )
 
 
+@reports_as_itself
 def adam_mini(
     learning_rate: ScalarOrSchedule,
     b1: Num = 0.9,

@@ -6,7 +6,7 @@ from typing import Any
 
 import jax
 
-from gradtx._checks import check_schedule_or_nonnegative
+from gradtx._checks import check_schedule_or_nonnegative, reports_as_itself
 from gradtx.base import GradientTransformationExtraArgs, ScalarOrSchedule
 from gradtx.optimizers._alias import build_optimizer, is_zero, then_lr
 from gradtx.transforms import (
@@ -28,6 +28,7 @@ def _adabelief_build(learning_rate, b1, b2, eps, eps_root, *, nesterov, mu_dtype
     return then_lr(direction, learning_rate)
 
 
+@reports_as_itself
 def adabelief(
     learning_rate: ScalarOrSchedule,
     b1: Num = 0.9,
@@ -90,6 +91,7 @@ def _yogi_build(learning_rate, b1, b2, eps, *, mu_dtype, nu_dtype):
     return then_lr(scale_by_yogi(b1, b2, eps, mu_dtype=mu_dtype, nu_dtype=nu_dtype), learning_rate)
 
 
+@reports_as_itself
 def yogi(
     learning_rate: ScalarOrSchedule,
     b1: Num = 0.9,
@@ -143,6 +145,7 @@ def _novograd_build(learning_rate, b1, b2, eps, eps_root, weight_decay=None, *, 
     return then_lr(scale_by_novograd(b1, b2, eps, eps_root, wd, mu_dtype), learning_rate)
 
 
+@reports_as_itself
 def novograd(
     learning_rate: ScalarOrSchedule,
     b1: Num = 0.9,
@@ -203,6 +206,7 @@ def _adan_build(
     return then_lr(direction, learning_rate, weight_decay, mask)
 
 
+@reports_as_itself
 def adan(
     learning_rate: ScalarOrSchedule,
     b1: Num = 0.98,

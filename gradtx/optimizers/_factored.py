@@ -7,7 +7,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from gradtx._checks import check_range, check_schedule_or_nonnegative
+from gradtx._checks import check_range, check_schedule_or_nonnegative, reports_as_itself
 from gradtx.base import GradientTransformationExtraArgs, ScalarOrSchedule
 from gradtx.combine import chain
 from gradtx.optimizers._alias import build_optimizer
@@ -62,6 +62,7 @@ def _adafactor_build(
     return chain(*parts)
 
 
+@reports_as_itself
 def adafactor(
     learning_rate: ScalarOrSchedule | None = None,
     min_dim_size_to_factor: int = 128,
@@ -184,6 +185,7 @@ def _sm3_build(learning_rate, momentum, *, mu_dtype, nu_dtype):
     )
 
 
+@reports_as_itself
 def sm3(
     learning_rate: ScalarOrSchedule,
     momentum: Num = 0.9,

@@ -6,7 +6,7 @@ from typing import Any
 
 import jax
 
-from gradtx._checks import check_schedule_or_nonnegative
+from gradtx._checks import check_schedule_or_nonnegative, reports_as_itself
 from gradtx.base import GradientTransformation, GradientTransformationExtraArgs, ScalarOrSchedule
 from gradtx.combine import chain
 from gradtx.optimizers._alias import build_optimizer
@@ -42,6 +42,7 @@ def _galore_build(
     )
 
 
+@reports_as_itself
 def galore(
     learning_rate: ScalarOrSchedule,
     rank: int = 128,

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 import jax
 
-from gradtx._checks import check_schedule_or_nonnegative
+from gradtx._checks import check_schedule_or_nonnegative, reports_as_itself
 from gradtx.base import GradientTransformation, GradientTransformationExtraArgs, ScalarOrSchedule
 from gradtx.combine import chain
 from gradtx.optimizers._alias import build_optimizer
@@ -58,6 +58,7 @@ def _prodigy_build(
     )  # fmt: skip
 
 
+@reports_as_itself
 def prodigy(
     learning_rate: ScalarOrSchedule = 1.0,
     betas: tuple[Num, Num] = (0.9, 0.999),
@@ -143,6 +144,7 @@ def _dadapt_build(learning_rate, b1, b2, eps, weight_decay, *, estim_lr0, mu_dty
     )
 
 
+@reports_as_itself
 def dadapt_adamw(
     learning_rate: ScalarOrSchedule = 1.0,
     betas: tuple[Num, Num] = (0.9, 0.999),
@@ -219,6 +221,7 @@ def _dog_build(learning_rate, eps, weight_decay=None, *, init_step, mask):
     )
 
 
+@reports_as_itself
 def dog(
     learning_rate: ScalarOrSchedule = 1.0,
     init_step: tuple[Literal["distance", "learning_rate", "heuristic"], Num] = (
@@ -279,6 +282,7 @@ def _dowg_build(learning_rate, eps, init_estim_sq_dist=None, weight_decay=None, 
     )
 
 
+@reports_as_itself
 def dowg(
     learning_rate: ScalarOrSchedule = 1.0,
     init_estim_sq_dist: Num | None = None,
@@ -333,6 +337,7 @@ def _cocob_build(learning_rate, alpha, weight_decay=None, *, mask, eps, accumula
     )
 
 
+@reports_as_itself
 def cocob(
     learning_rate: ScalarOrSchedule = 1.0,
     alpha: Num = 100.0,
@@ -389,6 +394,7 @@ def _mechanize_build(weight_decay, eps, s_init, *, base_optimizer, num_betas):
     return scale_by_mechanic(base_optimizer, weight_decay, eps, s_init, num_betas)
 
 
+@reports_as_itself
 def mechanize(
     base_optimizer: GradientTransformation,
     weight_decay: Num = 1e-2,

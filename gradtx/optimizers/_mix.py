@@ -6,7 +6,7 @@ from typing import Any
 
 import jax
 
-from gradtx._checks import check_schedule_or_nonnegative
+from gradtx._checks import check_schedule_or_nonnegative, reports_as_itself
 from gradtx.base import GradientTransformationExtraArgs, ScalarOrSchedule
 from gradtx.combine import chain
 from gradtx.optimizers._alias import build_optimizer, is_zero, then_lr
@@ -37,6 +37,7 @@ def _ademamix_build(
     return then_lr(direction, learning_rate, weight_decay, mask)
 
 
+@reports_as_itself
 def ademamix(
     learning_rate: ScalarOrSchedule,
     b1: Num = 0.9,
@@ -112,6 +113,7 @@ def _simplified_build(
     return then_lr(direction, learning_rate, weight_decay, mask)
 
 
+@reports_as_itself
 def simplified_ademamix(
     learning_rate: ScalarOrSchedule,
     b1: Num = 0.99,
@@ -176,6 +178,7 @@ def _madgrad_build(learning_rate, momentum, eps, weight_decay=None, *, mask, mu_
     return chain(add_decayed_weights(weight_decay, mask), direction)
 
 
+@reports_as_itself
 def madgrad(
     learning_rate: ScalarOrSchedule,
     momentum: float = 0.9,
@@ -243,6 +246,7 @@ def _acprop_build(
     return then_lr(direction, learning_rate, weight_decay, mask)
 
 
+@reports_as_itself
 def acprop(
     learning_rate: ScalarOrSchedule,
     b1: Num = 0.9,

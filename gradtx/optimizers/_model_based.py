@@ -6,7 +6,12 @@ from typing import Any
 
 import jax
 
-from gradtx._checks import check_decay, check_nonnegative, check_schedule_or_nonnegative
+from gradtx._checks import (
+    check_decay,
+    check_nonnegative,
+    check_schedule_or_nonnegative,
+    reports_as_itself,
+)
 from gradtx.base import GradientTransformation, GradientTransformationExtraArgs, ScalarOrSchedule
 from gradtx.combine import chain
 from gradtx.optimizers._alias import build_optimizer
@@ -31,6 +36,7 @@ def _momo_build(learning_rate, beta, lower_bound, weight_decay, *, adapt_lower_b
     )
 
 
+@reports_as_itself
 def momo(
     learning_rate: ScalarOrSchedule = 1.0,
     beta: Num = 0.9,
@@ -108,6 +114,7 @@ def _momo_adam_build(
     )  # fmt: skip
 
 
+@reports_as_itself
 def momo_adam(
     learning_rate: ScalarOrSchedule = 1e-2,
     b1: Num = 0.9,
@@ -222,6 +229,7 @@ def _sophia_build(
     )
 
 
+@reports_as_itself
 def sophia(
     learning_rate: ScalarOrSchedule,
     b1: Num = 0.965,
@@ -337,6 +345,7 @@ def _dpsgd_build(
     return chain(*parts)
 
 
+@reports_as_itself
 def dpsgd(
     learning_rate: ScalarOrSchedule,
     l2_norm_clip: Num,

@@ -13,6 +13,7 @@ from gradtx._checks import (
     check_nonnegative,
     check_positive,
     check_schedule_or_nonnegative,
+    reports_as_itself,
 )
 from gradtx._treeutil import is_none
 from gradtx.base import GradientTransformationExtraArgs, ScalarOrSchedule
@@ -70,6 +71,9 @@ def _scale_by_shape(consistent_rms: Any, dims: Any) -> GradientTransformationExt
                 out.append(u)
                 continue
             fan_in, fan_out = fans("muon", jnp.shape(u), d, jax.tree_util.keystr(path))
+            if fan_in == 0 or fan_out == 0:
+                out.append(u)  # an empty matrix: nothing to scale
+                continue
             if consistent_rms is None:
                 factor = math.sqrt(max(1.0, fan_out / fan_in))
             else:
@@ -133,6 +137,7 @@ def _muon_build(
     return chain(masked(matrices, _muon_mask(dims, True)), masked(others, _muon_mask(dims, False)))
 
 
+@reports_as_itself
 def muon(
     learning_rate: ScalarOrSchedule,
     ns_coeffs: Any = (3.4445, -4.775, 2.0315),

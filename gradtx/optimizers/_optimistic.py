@@ -6,7 +6,12 @@ from typing import Any
 
 import jax
 
-from gradtx._checks import check_decay, check_nonnegative, check_schedule_or_nonnegative
+from gradtx._checks import (
+    check_decay,
+    check_nonnegative,
+    check_schedule_or_nonnegative,
+    reports_as_itself,
+)
 from gradtx.base import GradientTransformationExtraArgs, ScalarOrSchedule
 from gradtx.combine import chain
 from gradtx.optimizers._alias import build_optimizer
@@ -26,6 +31,7 @@ def _ogd_build(learning_rate, alpha, beta):
     return chain(scale_by_optimistic_gradient(alpha, beta), scale_by_learning_rate(learning_rate))
 
 
+@reports_as_itself
 def optimistic_gradient_descent(
     learning_rate: ScalarOrSchedule,
     alpha: ScalarOrSchedule = 1.0,
@@ -85,6 +91,7 @@ def _optimistic_adam_build(
     )
 
 
+@reports_as_itself
 def optimistic_adam_v2(
     learning_rate: ScalarOrSchedule,
     *,
@@ -169,6 +176,7 @@ def _optimistic_adam_v1_build(
     )
 
 
+@reports_as_itself
 def optimistic_adam(
     learning_rate: ScalarOrSchedule,
     optimism: ScalarOrSchedule | None = None,

@@ -6,7 +6,7 @@ from typing import Any
 
 import jax
 
-from gradtx._checks import check_decay, check_schedule_or_nonnegative
+from gradtx._checks import check_decay, check_schedule_or_nonnegative, reports_as_itself
 from gradtx.base import GradientTransformationExtraArgs, ScalarOrSchedule, identity
 from gradtx.combine import chain
 from gradtx.optimizers._alias import build_optimizer, is_zero
@@ -62,6 +62,7 @@ def _rmsprop_build(
     )
 
 
+@reports_as_itself
 def rmsprop(
     learning_rate: ScalarOrSchedule,
     decay: Num = 0.9,
@@ -149,6 +150,7 @@ def _adagrad_build(learning_rate, initial_accumulator_value, eps, *, eps_in_sqrt
     )
 
 
+@reports_as_itself
 def adagrad(
     learning_rate: ScalarOrSchedule,
     initial_accumulator_value: Num = 0.1,
@@ -211,6 +213,7 @@ def _adadelta_build(learning_rate, rho, eps, weight_decay=None, *, weight_decay_
     )
 
 
+@reports_as_itself
 def adadelta(
     learning_rate: ScalarOrSchedule | None = None,
     rho: Num = 0.9,

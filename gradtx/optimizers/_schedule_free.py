@@ -8,7 +8,12 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from gradtx._checks import check_decay, check_nonnegative, check_schedule_or_nonnegative
+from gradtx._checks import (
+    check_decay,
+    check_nonnegative,
+    check_schedule_or_nonnegative,
+    reports_as_itself,
+)
 from gradtx.base import GradientTransformationExtraArgs, ScalarOrSchedule
 from gradtx.combine import chain
 from gradtx.optimizers._alias import build_optimizer
@@ -75,6 +80,7 @@ def _schedule_free_build(
     return schedule_free(chain(*parts), lr, b1, weight_lr_power, state_dtype)
 
 
+@reports_as_itself
 def schedule_free_sgd(
     learning_rate: Num = 1.0,
     warmup_steps: int | None = None,
@@ -149,6 +155,7 @@ def schedule_free_sgd(
     )
 
 
+@reports_as_itself
 def schedule_free_adamw(
     learning_rate: Num = 0.0025,
     warmup_steps: int | None = None,
@@ -242,6 +249,7 @@ def _adopt_build(
     return chain(direction, scale_by_learning_rate(learning_rate))
 
 
+@reports_as_itself
 def adopt(
     learning_rate: ScalarOrSchedule,
     b1: Num = 0.9,

@@ -6,7 +6,12 @@ from typing import Any
 
 import jax
 
-from gradtx._checks import check_decay, check_range, check_schedule_or_nonnegative
+from gradtx._checks import (
+    check_decay,
+    check_range,
+    check_schedule_or_nonnegative,
+    reports_as_itself,
+)
 from gradtx.base import GradientTransformationExtraArgs, ScalarOrSchedule, identity
 from gradtx.combine import chain
 from gradtx.optimizers._alias import build_optimizer, is_nonzero, is_zero
@@ -39,6 +44,7 @@ def _sgd(
     )
 
 
+@reports_as_itself
 def sgd(
     learning_rate: ScalarOrSchedule,
     momentum: jax.typing.ArrayLike | None = None,

@@ -6,7 +6,12 @@ from typing import Any
 
 import jax
 
-from gradtx._checks import check_decay, check_positive, check_schedule_or_nonnegative
+from gradtx._checks import (
+    check_decay,
+    check_positive,
+    check_schedule_or_nonnegative,
+    reports_as_itself,
+)
 from gradtx.base import GradientTransformationExtraArgs, ScalarOrSchedule
 from gradtx.combine import chain
 from gradtx.optimizers._alias import build_optimizer, then_lr
@@ -45,6 +50,7 @@ def _shampoo_build(
     return then_lr(direction, learning_rate, weight_decay, mask)
 
 
+@reports_as_itself
 def shampoo(
     learning_rate: ScalarOrSchedule,
     b1: Num = 0.9,

@@ -14,6 +14,7 @@ from gradtx._checks import (
     check_range,
     check_schedule_or_nonnegative,
     concrete,
+    reports_as_itself,
 )
 from gradtx.base import GradientTransformationExtraArgs, ScalarOrSchedule
 from gradtx.combine import chain
@@ -37,6 +38,7 @@ def _sign_sgd_build(learning_rate):
     return chain(scale_by_sign(), scale_by_learning_rate(learning_rate))
 
 
+@reports_as_itself
 def sign_sgd(learning_rate: ScalarOrSchedule) -> GradientTransformationExtraArgs:
     """signSGD: step every parameter by the learning rate against its gradient's sign.
 
@@ -70,6 +72,7 @@ def _signum_build(learning_rate, beta, *, accumulator_dtype):
     )
 
 
+@reports_as_itself
 def signum(
     learning_rate: ScalarOrSchedule, beta: Num = 0.9, accumulator_dtype: Any = None
 ) -> GradientTransformationExtraArgs:
@@ -121,6 +124,7 @@ def _lion_build(learning_rate, b1, b2, weight_decay, *, mu_dtype, mask, mode, **
     )
 
 
+@reports_as_itself
 def lion(
     learning_rate: ScalarOrSchedule,
     b1: Num = 0.9,
@@ -212,6 +216,7 @@ def _rprop_build(
     return chain(relative, scale_by_learning_rate(learning_rate))
 
 
+@reports_as_itself
 def rprop(
     learning_rate: ScalarOrSchedule,
     eta_minus: Num = 0.5,

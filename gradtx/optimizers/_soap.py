@@ -6,7 +6,7 @@ from typing import Any
 
 import jax
 
-from gradtx._checks import check_schedule_or_nonnegative
+from gradtx._checks import check_schedule_or_nonnegative, reports_as_itself
 from gradtx.base import GradientTransformationExtraArgs, ScalarOrSchedule
 from gradtx.optimizers._alias import build_optimizer, then_lr
 from gradtx.transforms import scale_by_soap
@@ -38,6 +38,7 @@ def _soap_build(
     return then_lr(direction, learning_rate, weight_decay, mask)
 
 
+@reports_as_itself
 def soap(
     learning_rate: ScalarOrSchedule = 3e-3,
     b1: Num = 0.95,

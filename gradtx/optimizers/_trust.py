@@ -7,7 +7,12 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from gradtx._checks import check_decay, check_nonnegative, check_schedule_or_nonnegative
+from gradtx._checks import (
+    check_decay,
+    check_nonnegative,
+    check_schedule_or_nonnegative,
+    reports_as_itself,
+)
 from gradtx.base import (
     EmptyState,
     GradientTransformationExtraArgs,
@@ -47,6 +52,7 @@ def _lamb_build(learning_rate, b1, b2, eps, eps_root, weight_decay, *, mask, mu_
     )
 
 
+@reports_as_itself
 def lamb(
     learning_rate: ScalarOrSchedule,
     b1: Num = 0.9,
@@ -140,6 +146,7 @@ def _lars_build(
     )
 
 
+@reports_as_itself
 def lars(
     learning_rate: ScalarOrSchedule,
     weight_decay: ScalarOrSchedule = 0.0,
@@ -257,6 +264,7 @@ def _fromage_build(learning_rate, min_norm):
     )
 
 
+@reports_as_itself
 def fromage(learning_rate: float, min_norm: float = 1e-6) -> GradientTransformationExtraArgs:
     """Fromage: a gradient step of relative size :math:`\\alpha` per layer, then a shrink.
 
@@ -300,6 +308,7 @@ def _noisy_sgd_build(learning_rate, eta, gamma, *, key):
     return chain(add_noise(eta, gamma, key=key), scale_by_learning_rate(learning_rate))
 
 
+@reports_as_itself
 def noisy_sgd(
     learning_rate: ScalarOrSchedule,
     eta: Num = 0.01,
@@ -366,6 +375,7 @@ def _polyak_build(max_learning_rate, scaling, f_min, eps, *, variant):
     )
 
 
+@reports_as_itself
 def polyak_sgd(
     max_learning_rate: Num = 1.0,
     scaling: ScalarOrSchedule = 1.0,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, NamedTuple
 
 import jax
@@ -137,6 +138,13 @@ def _reduced(x: Any, kept: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(a for a in range(jnp.ndim(x)) if a not in kept)
 
 
+def _block_mean(x: jax.Array, axes: tuple[int, ...]) -> jax.Array:
+    """The mean over ``axes``; 0 for blocks with no elements (a zero-size parameter)."""
+    if math.prod(x.shape[a] for a in axes) == 0:
+        return jnp.zeros([n for a, n in enumerate(x.shape) if a not in axes], x.dtype)
+    return jnp.mean(x, axis=axes)
+
+
 def scale_by_adam_mini(
     b1: jax.typing.ArrayLike = 0.9,
     b2: jax.typing.ArrayLike = 0.999,
@@ -216,7 +224,7 @@ def scale_by_adam_mini(
         count = safe_increment(state.count)
         mu = tmap(lambda g, m: b1 * m + (1 - b1) * g, updates, state.mu)
         nu = tmap(
-            lambda g, v, k: b2 * v + (1 - b2) * jnp.mean(abs_sq(g), axis=_reduced(g, k)),
+            lambda g, v, k: b2 * v + (1 - b2) * _block_mean(abs_sq(g), _reduced(g, k)),
             updates,
             state.nu,
             kept,

@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gradtx._checks import check_nonnegative, check_range
+from gradtx._checks import call_name, check_nonnegative, check_range
 from gradtx.base import EmptyState, GradientTransformationExtraArgs, Params
 from gradtx.numerics import abs_sq, safe_increment
 from gradtx.transforms._common import as_float, like, require_params, tmap, upcast, zeros_state
@@ -200,7 +200,8 @@ def scale_by_factored_rms(
 def _check_min_dim(fn: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
         raise ValueError(
-            f"`{fn}(min_dim_size_to_factor=...)` must be an integer >= 0 (it decides the "
+            f"`{call_name(fn, 'min_dim_size_to_factor', value)}"
+            f"(min_dim_size_to_factor=...)` must be an integer >= 0 (it decides the "
             f"state's shapes); got min_dim_size_to_factor={value!r}."
         )
 
@@ -405,7 +406,9 @@ def scale_by_sm3(
             else:
                 others = [tuple(j for j in range(ndim) if j != i) for i in range(ndim)]
                 new_mu = tuple(
-                    like(jnp.max(nu, axis=o), a) for o, a in zip(others, mu, strict=True)
+                    # nu >= 0, so initial=0 changes nothing but an empty leaf's maximum
+                    like(jnp.max(nu, axis=o, initial=0.0), a)
+                    for o, a in zip(others, mu, strict=True)
                 )
             return new_m, new_mu, like(new_m, m)
 

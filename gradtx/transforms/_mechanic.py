@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 
 from gradtx._checks import (
+    call_name,
     check_nonnegative,
     check_positive,
 )
@@ -87,7 +88,8 @@ def scale_by_mechanic(
     check_positive("scale_by_mechanic", "s_init", s_init)
     if isinstance(num_betas, bool) or not isinstance(num_betas, int) or num_betas < 1:
         raise ValueError(
-            f"`scale_by_mechanic(num_betas=...)` must be a positive integer; got {num_betas=}."
+            f"`{call_name('scale_by_mechanic', 'num_betas', num_betas)}(num_betas=...)` must be a "
+            f"positive integer; got {num_betas=}."
         )
     betas = 1 - as_float(10.0) ** -jnp.arange(1, num_betas + 1, dtype=jnp.result_type(float))
 

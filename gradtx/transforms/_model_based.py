@@ -7,7 +7,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from gradtx._checks import check_decay, check_nonnegative, check_positive, check_range
+from gradtx._checks import call_name, check_decay, check_nonnegative, check_positive, check_range
 from gradtx.base import GradientTransformation, GradientTransformationExtraArgs, Params
 from gradtx.numerics import abs_sq, safe_increment
 from gradtx.transforms._common import (
@@ -509,12 +509,14 @@ def scale_by_sophia(
     if isinstance(update_interval, bool) or not isinstance(update_interval, int):
         if not (hasattr(update_interval, "is_integer") and float(update_interval).is_integer()):
             raise ValueError(
-                f"`{fn}(update_interval=...)` must be a positive integer; got {update_interval=}."
+                f"`{call_name(fn, 'update_interval', update_interval)}(update_interval=...)` "
+                f"must be a positive integer; got {update_interval=}."
             )
     update_interval = int(update_interval)
     if update_interval < 1:
         raise ValueError(
-            f"`{fn}(update_interval=...)` must be a positive integer; got {update_interval=}."
+            f"`{call_name(fn, 'update_interval', update_interval)}(update_interval=...)` must be "
+            f"a positive integer; got {update_interval=}."
         )
     estimator = hessian_diagonal_fn or hutchinson_estimator_diag_hessian()
 

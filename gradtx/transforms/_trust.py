@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from gradtx._checks import check_nonnegative
+from gradtx._checks import call_name, check_nonnegative
 from gradtx.base import EmptyState, GradientTransformationExtraArgs, Params
 from gradtx.numerics import abs_sq, safe_increment
 from gradtx.transforms._common import as_float, like, tmap
@@ -249,7 +249,8 @@ def scale_by_polyak(
     check_nonnegative("scale_by_polyak", "eps", eps)
     if variant not in POLYAK_VARIANTS:
         raise ValueError(
-            f"`scale_by_polyak(variant=...)` must be one of {POLYAK_VARIANTS}; got {variant=}."
+            f"`{call_name('scale_by_polyak', 'variant', variant)}(variant=...)` must be one of "
+            f"{POLYAK_VARIANTS}; got {variant=}."
         )
 
     def init_fn(params: Params) -> EmptyState:
