@@ -561,7 +561,7 @@ def test_signatures_match_optax():
         ),
         (
             lambda: gradtx.adafactor(decay_rate=-0.8),
-            r"scale_by_factored_rms\(decay_rate=\.\.\.\)` must lie in \[0, inf\); "
+            r"adafactor\(decay_rate=\.\.\.\)` must lie in \[0, inf\); "
             r"got decay_rate=-0\.8",
         ),
         (lambda: gradtx.adafactor(decay_offset=-1), r"got step_offset=-1"),
