@@ -165,7 +165,11 @@ def hyperparams_for(names: Iterable[str], dtype: Any = jnp.float32) -> st.Search
     Each name is drawn or left out (to keep the built value), so one draw may change only
     the learning rate and another every hyperparameter.
     """
-    known = sorted(n for n in names if n in HYPERPARAMS)
+    names = set(names)
+    # sgd's dampening only exists with a momentum (without one, setting it is an error)
+    known = sorted(
+        n for n in names if n in HYPERPARAMS and (n != "dampening" or "momentum" in names)
+    )
 
     def as_arrays(values: dict[str, float]) -> dict[str, jax.Array]:
         return {k: jnp.asarray(v, dtype) for k, v in values.items()}

@@ -44,7 +44,7 @@ from _strategies import (
     spec_trees,
     values_like,
 )
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from test_conformance import REGISTRY
 
@@ -260,6 +260,12 @@ def _check_jit_matches_eager(entry_id: str, spec: Any, data: st.DataObject) -> N
     names = _settable_hyperparams(tx.init(params))
     hp_dtype = jnp.result_type(float)
     hps = data.draw(hyperparams_for(names, hp_dtype), label="hyperparams")
+    if "centered" in entry_id and "decay" in hps:
+        # Centered RMSProp with decay 0 has a variance of exactly 0 (nu = g^2, mean g):
+        # its update is rounding noise over sqrt(eps), which jit (fused multiply-adds)
+        # and eager rounding make differently (-37 vs -74 for g = 0.736, found by the
+        # long profile). Near 0 the variance d(1 - d) g^2 is still tiny: compare from 0.01.
+        assume(float(hps["decay"]) >= 0.01)
 
     jit_init, jit_update = _jitted(entry_id)
     rtol = max(RTOL[jnp.dtype(x.dtype)] for x in jax.tree.leaves(spec))
