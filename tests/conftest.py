@@ -7,12 +7,17 @@
   test draws the same numbers alone, in any order and under ``pytest -n``.
 - ``x64`` turns on float64 for one test and restores the previous setting after it;
   ``float_dtype`` runs a test in float32 and float64.
+- One XLA compilation cache per run, shared by the ``pytest -n`` workers and the
+  subprocesses they start (see ``_COMPILATION_CACHE``).
 """
 
 from __future__ import annotations
 
+import os
 import pathlib
+import shutil
 import sys
+import tempfile
 import zlib
 
 import jax
@@ -20,6 +25,31 @@ import numpy as np
 import pytest
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
+
+# The suite compiles thousands of small programs, and many of them twice or more: each
+# xdist worker compiles the same eager operations and helper programs, and tests rebuild
+# the same optimizers (new closures, so JAX's in-memory caches miss, but the same XLA
+# program). JAX's persistent cache, keyed by the program itself, serves those repeats
+# from disk. The folder lives for one run only (named by xdist's run id, removed at the
+# end), so a run never reuses programs compiled by an earlier version of the code. A
+# cache the caller configured (JAX_COMPILATION_CACHE_DIR) is left alone.
+_RUN_ID = os.environ.get("PYTEST_XDIST_TESTRUNUID") or f"pid{os.getpid()}"
+_COMPILATION_CACHE = pathlib.Path(tempfile.gettempdir()) / f"gradtx-tests-xla-{_RUN_ID}"
+_OWN_CACHE = "JAX_COMPILATION_CACHE_DIR" not in os.environ
+if _OWN_CACHE:
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = str(_COMPILATION_CACHE)  # subprocesses too
+    os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
+    os.environ["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "0"
+    jax.config.update("jax_compilation_cache_dir", str(_COMPILATION_CACHE))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The controller (not an xdist worker) removes the run's compilation cache."""
+    if _OWN_CACHE and not hasattr(session.config, "workerinput"):
+        shutil.rmtree(_COMPILATION_CACHE, ignore_errors=True)
+
 
 # The helpers (``_problems``, ``_reference``) live next to this file.
 _TESTS = str(pathlib.Path(__file__).resolve().parent)
@@ -61,18 +91,20 @@ _COMPILE_LISTENER_REGISTERED = False
 
 @pytest.fixture
 def count_compiles():
-    """``count_compiles()`` is the number of XLA compilations so far in this process.
+    """``count_compiles()`` is the number of XLA programs built so far in this process.
 
     Used to show that eager (un-jitted) steps after the first compile nothing: a
     transformation that builds new closures for ``lax.scan``/``lax.cond`` every call
-    misses JAX's caches and recompiles at every step.
+    misses JAX's caches and recompiles at every step. A program loaded from the run's
+    persistent compilation cache counts too: it is a program JAX had to build (its
+    in-memory caches missed), served from disk instead of compiled.
     """
     global _COMPILE_LISTENER_REGISTERED
     if not _COMPILE_LISTENER_REGISTERED:
         jax.monitoring.register_event_duration_secs_listener(
             lambda name, secs, **kw: (
                 _BACKEND_COMPILES.append(name)
-                if name.endswith("backend_compile_duration")
+                if name.endswith(("backend_compile_duration", "cache_retrieval_time_sec"))
                 else None
             )
         )

@@ -136,3 +136,29 @@ def test_with_extra_args_support_passes_declared_keywords_only():
     chained = gradtx.chain(gradtx.GradientTransformation(lambda p: (), update))
     chained.update(1.0, chained.init(None), value=6.0, unrelated=1)
     assert seen == {"value": 6.0}
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: gradtx.adam(0.1),
+        lambda: gradtx.sgd(0.1, momentum=0.9, nesterov=True),
+        lambda: gradtx.chain(gradtx.clip_by_global_norm(1.0), gradtx.lion(0.01)),
+        lambda: gradtx.apply_if_finite(gradtx.rmsprop(0.1), max_consecutive_errors=2),
+    ],
+    ids=["adam", "nesterov", "clip-lion", "apply_if_finite-rmsprop"],
+)
+def test_nested_in_chains_with_unknown_extra_args_the_numbers_are_the_same(make, rng):
+    # The conformance suite runs every entry nested and with unknown extra arguments;
+    # here, exactly: nesting adds no arithmetic and unknown arguments are ignored.
+    tx = make()
+    nested = gradtx.chain(gradtx.chain(tx), gradtx.identity())
+    params = {"w": jnp.asarray(rng.normal(size=(2, 3)), jnp.float32), "b": None}
+    s_plain, s_nested = tx.init(params), nested.init(params)
+    for _ in range(3):
+        g = {"w": jnp.asarray(rng.normal(size=(2, 3)), jnp.float32), "b": None}
+        want, s_plain = tx.update(g, s_plain, params)
+        got, s_nested = nested.update(g, s_nested, params, foo=1, bar="unused")
+        assert got["b"] is None
+        np.testing.assert_array_equal(got["w"], want["w"])
+        params = gradtx.apply_updates(params, want)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple
 
 import jax
@@ -192,6 +193,10 @@ def _per_element(x: jax.Array, size: int, block_size: int) -> jax.Array:
     return jnp.broadcast_to(x, (x.shape[0], block_size)).reshape(-1)[:size]
 
 
+# Jitted, so that an eager init or update runs one compiled program per shape instead
+# of dispatching the ~100 operations of the code search one by one (2.5 s -> 0.3 s for
+# the first eager init of an Adam state); under an enclosing jit they are inlined.
+@functools.partial(jax.jit, static_argnames="block_size")
 def quantize(x: jax.Array, block_size: int) -> QuantizedArray:
     """Blockwise 8-bit form of ``x`` (see :class:`QuantizedArray`)."""
     flat = x.reshape(-1).astype(jnp.float32)
@@ -213,6 +218,7 @@ def quantize(x: jax.Array, block_size: int) -> QuantizedArray:
     )
 
 
+@functools.partial(jax.jit, static_argnames="block_size")
 def dequantize(q: QuantizedArray, block_size: int) -> jax.Array:
     """The float32 array a :class:`QuantizedArray` stands for."""
     flat = q.codes.reshape(-1)

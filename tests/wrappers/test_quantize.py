@@ -45,6 +45,7 @@ def test_arithmetic_encode_and_decode_agree_with_the_code_tables():
     from gradtx.wrappers._quantize import _code_value, _nearest_code
 
     idx = jnp.arange(256)
+    nearest = jax.jit(_nearest_code)  # one program per shape, not ~100 eager operations
     rng = np.random.default_rng(3)
     # Magnitudes over all decades (1e-8 .. 1), both signs, the table's own values.
     v = rng.choice([-1.0, 1.0], 20000) * 10.0 ** rng.uniform(-8, 0, 20000)
@@ -52,10 +53,10 @@ def test_arithmetic_encode_and_decode_agree_with_the_code_tables():
         table = gradtx.dynamic_code(signed=not unsigned)
         flag = jnp.full(256, unsigned)
         np.testing.assert_array_equal(np.asarray(jax.jit(_code_value)(idx, flag)), table)
-        np.testing.assert_array_equal(np.asarray(_nearest_code(jnp.asarray(table), flag)), idx)
+        np.testing.assert_array_equal(np.asarray(nearest(jnp.asarray(table), flag)), idx)
         x = np.abs(v) if unsigned else v
         x = np.concatenate([x, [0.0, 1.0, -1.0][: 2 if unsigned else 3]]).astype(np.float32)
-        got = np.asarray(_nearest_code(jnp.asarray(x), jnp.full(x.shape, unsigned)))
+        got = np.asarray(nearest(jnp.asarray(x), jnp.full(x.shape, unsigned)))
         dist = np.abs(x[:, None].astype(np.float64) - table[None, :])
         best = np.argmin(dist, axis=1)
         # Equal to the brute-force nearest code, except at float32 near-ties.
