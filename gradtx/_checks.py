@@ -37,12 +37,14 @@ def building(name: str, arguments: dict[str, Any]) -> Iterator[None]:
 
 
 def reports_as_itself(factory: _F) -> _F:
-    """Make range errors raised while ``factory`` builds name ``factory``'s own call.
+    """Make argument errors raised while ``factory`` builds name ``factory``'s own call.
 
     An alias validates its arguments by building its primitives (``adam`` builds
     ``scale_by_adam``); without this the user who wrote ``adam(b1=1.5)`` would read
     about ``scale_by_adam(b1=...)``. An argument the alias passes on unchanged (the same
     object) is reported under the alias's name; a derived value keeps the primitive's.
+    The checks that report this way call :func:`call_name` (``check_range`` and the
+    helpers built on it, and a few integer and choice checks).
     """
     sig = inspect.signature(factory)
 

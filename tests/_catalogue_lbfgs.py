@@ -2,7 +2,7 @@
 
 The line searches need ``value``, ``grad`` and ``value_fn`` in ``update``, which the
 conformance checks do not pass: the wrapper supplies the loss of the problem the
-parameters belong to (tests/_catalogue_momo.py's ``_loss_fn``; other trees get a
+parameters belong to (tests/_problems.py's ``conformance_loss``; other trees get a
 stand-in), its value at ``params`` and the incoming gradient as ``grad``. Wrapped
 entries skip the hyperparameter checks; tests/second_order/test_lbfgs.py and
 test_linesearch.py cover the rest.
@@ -15,8 +15,8 @@ after 5 steps (both: every step takes t = 1); Rosenbrock from (-1.2, 1) within 1
 from __future__ import annotations
 
 import pytest
-from _catalogue_momo import _loss_fn
 from _conformance_kit import Tuning
+from _problems import conformance_loss
 
 import gradtx
 from gradtx.second_order import lbfgs, scale_by_backtracking_linesearch
@@ -24,7 +24,7 @@ from gradtx.second_order import lbfgs, scale_by_backtracking_linesearch
 
 def _with_objective(tx):
     def update(updates, state, params=None, **extra_args):
-        f = _loss_fn(params)
+        f = conformance_loss(params)
         return tx.update(
             updates, state, params, value=f(params), grad=updates, value_fn=f, **extra_args
         )

@@ -15,37 +15,16 @@ SGD; the noise and the per-example clipping are tested in test_model_based.py.
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
-import numpy as np
 import pytest
 from _conformance_kit import Tuning
-from _problems import quadratic, rosenbrock
+from _problems import conformance_loss
 
 import gradtx
 
 
-def _loss_fn(params):
-    """The loss of the conformance problem that ``params`` belong to."""
-    # Only arrays have a shape to look at: property tests pass any tree (``w`` a list).
-    w = params.get("w") if isinstance(params, dict) else None
-    if isinstance(w, jax.Array | np.ndarray) and jnp.shape(w) == (4,) and "b" in params:
-        return quadratic().loss
-    if isinstance(params, jax.Array | np.ndarray) and jnp.shape(params) == (2,):
-        return rosenbrock().loss
-
-    def stand_in(p):
-        leaves = jax.tree.leaves(p)
-        # at least float32 (bfloat16 leaves), float64 kept: a float32 loss would round
-        # differently under jit and eagerly, and a float64 test would see float32 noise
-        wide = [x.astype(jnp.promote_types(x.dtype, jnp.float32)) for x in leaves]
-        return 1.0 + 0.5 * sum(jnp.sum(jnp.square(x)) for x in wide)
-
-    return stand_in
-
-
 def _with_value(tx):
     def update(updates, state, params=None, **extra_args):
-        value = _loss_fn(params)(params)
+        value = conformance_loss(params)(params)
         return tx.update(updates, state, params, value=value, **extra_args)
 
     return gradtx.GradientTransformationExtraArgs(tx.init, update)
@@ -53,7 +32,7 @@ def _with_value(tx):
 
 def _with_obj_fn(tx):
     def update(updates, state, params=None, **extra_args):
-        return tx.update(updates, state, params, obj_fn=_loss_fn(params), **extra_args)
+        return tx.update(updates, state, params, obj_fn=conformance_loss(params), **extra_args)
 
     return gradtx.GradientTransformationExtraArgs(tx.init, update)
 

@@ -2,7 +2,7 @@
 
 Both need the objective (``update(..., value_fn=f)``), which the conformance checks do
 not pass: the wrapper supplies the loss of the problem the parameters belong to (from
-tests/_catalogue_momo.py's ``_loss_fn``; any other tree gets a stand-in, whose Hessian is
+tests/_problems.py's ``conformance_loss``; any other tree gets a stand-in, whose Hessian is
 the identity). Wrapped entries skip the hyperparameter checks; test_newton.py covers them.
 
 Measured (CPU, float32; first step below the target): the conformance quadratic below
@@ -15,8 +15,8 @@ Measured (CPU, float32; first step below the target): the conformance quadratic 
 from __future__ import annotations
 
 import pytest
-from _catalogue_momo import _loss_fn
 from _conformance_kit import Tuning
+from _problems import conformance_loss
 
 import gradtx
 from gradtx.second_order import newton, newton_cg
@@ -24,7 +24,7 @@ from gradtx.second_order import newton, newton_cg
 
 def _with_value_fn(tx):
     def update(updates, state, params=None, **extra_args):
-        return tx.update(updates, state, params, value_fn=_loss_fn(params), **extra_args)
+        return tx.update(updates, state, params, value_fn=conformance_loss(params), **extra_args)
 
     return gradtx.GradientTransformationExtraArgs(tx.init, update)
 

@@ -13,11 +13,9 @@ belong to (recognised by their shapes; any other tree gets a stand-in loss).
 
 from __future__ import annotations
 
-import jax
-import jax.numpy as jnp
 import pytest
 from _conformance_kit import Tuning, _with_lr
-from _problems import quadratic, rosenbrock
+from _problems import conformance_loss
 
 import gradtx
 
@@ -26,23 +24,13 @@ def _decaying(rate, factor):
     return lambda count: rate * factor**count
 
 
-def _loss_of(params):
-    """The loss of the conformance problem that ``params`` belong to."""
-    if isinstance(params, dict) and jnp.shape(params.get("w")) == (4,) and "b" in params:
-        return quadratic().loss(params)
-    if not isinstance(params, dict | list | tuple) and jnp.shape(params) == (2,):
-        return rosenbrock().loss(params)
-    # Any other tree (the dtype and jit checks): a stand-in loss, 1 + |params|^2 / 2.
-    return 1.0 + 0.5 * sum(
-        jnp.sum(jnp.square(x.astype(jnp.float32))) for x in jax.tree.leaves(params)
-    )
-
-
 def _with_value(tx):
     """``tx`` with ``value=`` (the problem's loss at the params) passed to ``update``."""
 
     def update(updates, state, params=None, **extra_args):
-        return tx.update(updates, state, params, value=_loss_of(params), **extra_args)
+        return tx.update(
+            updates, state, params, value=conformance_loss(params)(params), **extra_args
+        )
 
     return gradtx.GradientTransformationExtraArgs(tx.init, update)
 

@@ -125,6 +125,29 @@ def rosenbrock(a: float = 1.0, b: float = 100.0) -> Problem:
 _is_none = lambda x: x is None  # noqa: E731 - tiny predicate
 
 
+def conformance_loss(params: Any) -> Callable[[Any], jax.Array]:
+    """The loss of the conformance problem that ``params`` belong to, as a function.
+
+    The quadratic's tree (``{"w": (4,), "b": ...}``) and Rosenbrock's (2,) array get
+    their problem's loss; any other tree (the property and dtype tests pass any) gets a
+    stand-in, ``1 + |params|^2 / 2``, computed in at least float32 (bfloat16 leaves) and
+    in float64 for float64 leaves (a float32 loss rounds differently under jit and
+    eagerly, and a float64 test would see that float32 noise).
+    """
+    # Only arrays have a shape to look at: a property test's ``w`` may be a list.
+    w = params.get("w") if isinstance(params, dict) else None
+    if isinstance(w, jax.Array | np.ndarray) and jnp.shape(w) == (4,) and "b" in params:
+        return quadratic().loss
+    if isinstance(params, jax.Array | np.ndarray) and jnp.shape(params) == (2,):
+        return rosenbrock().loss
+
+    def stand_in(p: Any) -> jax.Array:
+        wide = [x.astype(jnp.promote_types(x.dtype, jnp.float32)) for x in jax.tree.leaves(p)]
+        return 1.0 + 0.5 * sum(jnp.sum(jnp.square(x)) for x in wide)
+
+    return stand_in
+
+
 def nested_params(rng: np.random.Generator, dtype: Any) -> dict[str, Any]:
     """Parameters in a dict holding a list holding a tuple, with a scalar and a ``None``.
 

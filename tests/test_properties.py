@@ -35,7 +35,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from _problems import same_structure
+from _problems import conformance_loss, same_structure
 from _strategies import (
     PROFILE,
     examples,
@@ -94,15 +94,29 @@ ENTRIES = {e.id: e for e in [*REGISTRY, *EXTRA]}
 ENTRY_IDS = list(ENTRIES)
 
 
-@functools.cache
 def _transform(entry_id: str) -> gradtx.GradientTransformation:
-    """The entry's transformation, built once (so jit caches its compiled programs)."""
+    """The entry's transformation, built once per x64 mode (so jit caches its programs).
+
+    Per mode: a factory may make arrays when it is built, float64 ones under x64, which
+    a float32 test must not reuse (jnp then warns that float64 is not available).
+    """
+    return _built(entry_id, bool(jax.config.jax_enable_x64))
+
+
+@functools.cache
+def _built(entry_id: str, x64: bool) -> gradtx.GradientTransformation:
+    del x64  # part of the cache key
     factory, kwargs, tuning = ENTRIES[entry_id].values
     return factory(learning_rate=0.1 if tuning is None else tuning.quad_lr, **kwargs)
 
 
-@functools.cache
 def _jitted(entry_id: str) -> tuple[Any, Any]:
+    return _jitted_in(entry_id, bool(jax.config.jax_enable_x64))
+
+
+@functools.cache
+def _jitted_in(entry_id: str, x64: bool) -> tuple[Any, Any]:
+    del x64  # part of the cache key
     tx = _transform(entry_id)
     return jax.jit(tx.init), jax.jit(tx.update)
 
@@ -253,6 +267,10 @@ def _assert_close(name: str, got: Any, want: Any, rtol: float, scale: float = 0.
     np.testing.assert_allclose(g64[finite], w64[finite], rtol=rtol, atol=atol, err_msg=name)
 
 
+# Entries whose update runs a line search (discrete accept/halve decisions on losses).
+LINE_SEARCHES = ("newton", "lbfgs")
+
+
 def _check_jit_matches_eager(entry_id: str, spec: Any, data: st.DataObject) -> None:
     tx = _transform(entry_id)
     params = data.draw(values_like(spec), label="params")
@@ -266,9 +284,22 @@ def _check_jit_matches_eager(entry_id: str, spec: Any, data: st.DataObject) -> N
         # and eager rounding make differently (-37 vs -74 for g = 0.736, found by the
         # long profile). Near 0 the variance d(1 - d) g^2 is still tiny: compare from 0.01.
         assume(float(hps["decay"]) >= 0.01)
+    if entry_id.startswith(LINE_SEARCHES):
+        # A line search accepts or halves a step on a comparison of two losses; on
+        # bfloat16 leaves with 1e-30 gradients the two sides differ by rounding only,
+        # and jit and eager sum in different orders (seen: steps 3.8e-6 vs 4.8e-7, three
+        # halvings apart). Such entries are compared on float32 and float64 trees.
+        assume(all(jnp.dtype(x.dtype) != jnp.bfloat16 for x in jax.tree.leaves(spec)))
 
     jit_init, jit_update = _jitted(entry_id)
     rtol = max(RTOL[jnp.dtype(x.dtype)] for x in jax.tree.leaves(spec))
+    if entry_id.startswith(LINE_SEARCHES):
+        # Their step sizes interpolate between losses (zoom) whose differences can be a
+        # small fraction of the losses: the losses' float32 rounding, which jit and
+        # eager do differently, then moves the step by ~1e-3 (seen: lbfgs 8e-4). A
+        # wrong step is off by far more; float64 keeps its tolerance.
+        if all(jnp.dtype(x.dtype) != jnp.float64 for x in jax.tree.leaves(spec)):
+            rtol = max(rtol, 1e-2)
     want_u, visited, want_s = _run(tx.init, tx.update, params, grads, hps)
     got_u, _, got_s = _run(jit_init, jit_update, params, grads, hps)
 
@@ -290,12 +321,20 @@ def _check_jit_matches_eager(entry_id: str, spec: Any, data: st.DataObject) -> N
             scale = float(np.max(np.abs(np.asarray(z, np.float64)), initial=0.0))
             _assert_close(f"update {t + 1} at {jax.tree_util.keystr(path)}", x, y, rtol, scale)
     assert same_structure(got_s, want_s)
+    loss_scale = 0.0
+    if entry_id.startswith(LINE_SEARCHES):
+        # A line search's ``info`` holds differences of two losses (decrease_error...):
+        # the losses' own rounding (rtol x the loss, seen: 1e-3 of a loss of 15,001) is
+        # all such a difference can be trusted to.
+        loss_scale = max(abs(float(conformance_loss(p)(p))) for p in visited)
     for (path, x), y in zip(
         jax.tree_util.tree_leaves_with_path(got_s), jax.tree.leaves(want_s), strict=True
     ):
         if jnp.issubdtype(jnp.asarray(x).dtype, jax.dtypes.prng_key):
             x, y = jax.random.key_data(x), jax.random.key_data(y)
-        _assert_close(f"state at {jax.tree_util.keystr(path)}", x, y, rtol)
+        where = jax.tree_util.keystr(path)
+        scale = loss_scale if ".info" in where else 0.0
+        _assert_close(f"state at {where}", x, y, rtol, scale)
 
 
 # A few shapes only: un-jitted code compiles each operation once per shape and dtype, so
