@@ -26,7 +26,6 @@ The bars, measured on CPU (jax 0.10); the tests run seed 0:
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import pathlib
 import sys
@@ -36,6 +35,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from _examples import EXAMPLES, load_example
 
 import gradtx
 
@@ -43,18 +43,10 @@ pytest.importorskip("matplotlib")
 pytest.importorskip("sklearn")
 pytest.importorskip("tqdm")
 
-EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
-
 
 @pytest.fixture(scope="module")
 def train_digits() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "_example_train_digits_compare", EXAMPLES / "train_digits.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while building
-    spec.loader.exec_module(module)
-    return module
+    return load_example("train_digits", "_example_train_digits_compare")
 
 
 @pytest.fixture(scope="module")

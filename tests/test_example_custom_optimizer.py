@@ -12,15 +12,13 @@ is 0.012-0.019 (the floor a constant rate leaves shows over 20 epochs, not 5).
 
 from __future__ import annotations
 
-import importlib.util
-import pathlib
-import sys
 from types import ModuleType
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from _examples import load_example, markdown_table
 
 import gradtx
 
@@ -28,26 +26,10 @@ pytest.importorskip("matplotlib")
 pytest.importorskip("sklearn")
 pytest.importorskip("tqdm")  # train_digits, whose data and model the example imports
 
-EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
-
-
-def _load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"_example_{name}", EXAMPLES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
 
 @pytest.fixture(scope="module")
 def example() -> ModuleType:
-    return _load("custom_optimizer")
-
-
-def _table(text: str) -> dict[str, list[str]]:
-    rows = [line for line in text.splitlines() if line.startswith("| ")][1:]  # no header
-    cells = [[c.strip() for c in row.strip("|").split("|")] for row in rows]
-    return {c[0]: c[1:] for c in cells}
+    return load_example("custom_optimizer")
 
 
 def test_reference_is_the_textbook_rule(example):
@@ -115,7 +97,7 @@ def test_quick_run_trains_and_beats_adam(example, tmp_path, capsys):
     out = capsys.readouterr().out
     error = float(out.split("max relative difference from NumPy ")[1].split()[0])
     assert error < 1e-6  # measured 1.1e-7
-    table = _table(out)
+    table = markdown_table(out)
     assert list(table) == ["nadam + trust ratio", "adam"]
     lr, _, train_loss, test_acc = (table["nadam + trust ratio"][i] for i in range(4))
     assert lr.startswith("0.01 -> ")  # the cosine's peak, read back from the state

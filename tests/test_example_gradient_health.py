@@ -21,19 +21,15 @@ comment next to it; seeds 1 and 2 were run too and are quoted where they differ)
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import pathlib
 import re
-import sys
-from types import ModuleType
 
 import pytest
+from _examples import load_example
 
 pytest.importorskip("matplotlib")
 pytest.importorskip("sklearn")
 
-EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
 STACKS = [
     "sigmoid, N(0, 1)",
     "sigmoid, N(0, 0.01^2)",
@@ -41,14 +37,6 @@ STACKS = [
     "relu, xavier",
     "relu, kaiming",
 ]
-
-
-def _load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"_example_{name}", EXAMPLES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while building
-    spec.loader.exec_module(module)
-    return module
 
 
 def _tables(text: str) -> list[dict[str, list[str]]]:
@@ -70,7 +58,7 @@ def _tables(text: str) -> list[dict[str, list[str]]]:
 
 
 def test_gradient_health_quick(tmp_path, capsys):
-    gradient_health = _load("gradient_health")
+    gradient_health = load_example("gradient_health")
     assert gradient_health.main(["--quick", "--out", str(tmp_path)]) == 0
     png = tmp_path / "gradient_health.png"
     assert png.is_file() and png.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")

@@ -17,16 +17,13 @@ Measured on CPU (float32, deterministic: exact gradients, no randomness), quick 
 
 from __future__ import annotations
 
-import importlib.util
-import pathlib
-import sys
 from types import ModuleType
 
 import pytest
+from _examples import load_example, markdown_table
 
 pytest.importorskip("matplotlib")
 
-EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
 NAMES = [
     "gradient descent",
     "rmsprop",
@@ -36,24 +33,9 @@ NAMES = [
 ]
 
 
-def _load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"_example_{name}", EXAMPLES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while building
-    spec.loader.exec_module(module)
-    return module
-
-
-def _table(text: str) -> dict[str, list[str]]:
-    """The rows of the printed markdown table: first cell -> the other cells."""
-    rows = [line for line in text.splitlines() if line.startswith("| ")][1:]  # no header
-    cells = [[c.strip() for c in row.strip("|").split("|")] for row in rows]
-    return {c[0]: c[1:] for c in cells}
-
-
 @pytest.fixture(scope="module")
 def ill_conditioned() -> ModuleType:
-    return _load("ill_conditioned")
+    return load_example("ill_conditioned")
 
 
 def test_ill_conditioned_quick(ill_conditioned, tmp_path, capsys):
@@ -64,7 +46,7 @@ def test_ill_conditioned_quick(ill_conditioned, tmp_path, capsys):
 
     out = capsys.readouterr().out
     assert "f(x0) = 0.455, gradient norm 1, 300 steps" in out
-    table = _table(out)
+    table = markdown_table(out)
     assert list(table) == NAMES
     # columns: learning rate, loss change over steps 100-200 (%), min grad norm over steps
     # 100-200, steps to f < 1e-4 f0, peak f over steps 0-30, f after 300, grad norm after 300

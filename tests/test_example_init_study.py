@@ -13,37 +13,16 @@ gradient norm 1.5e-8-5.4e-8 (and 0.01-0.03 at the output layer). The test runs s
 
 from __future__ import annotations
 
-import importlib.util
-import pathlib
-import sys
-from types import ModuleType
-
 import jax
 import pytest
+from _examples import load_example, markdown_table
 
 pytest.importorskip("matplotlib")
 pytest.importorskip("sklearn")
 
-EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
-
-
-def _load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"_example_{name}", EXAMPLES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-def _table(text: str) -> dict[str, list[str]]:
-    """The rows of the printed markdown table: first cell -> the other cells."""
-    rows = [line for line in text.splitlines() if line.startswith("| ")][1:]  # no header
-    cells = [[c.strip() for c in row.strip("|").split("|")] for row in rows]
-    return {c[0]: c[1:] for c in cells}
-
 
 def test_init_study_quick(tmp_path, capsys):
-    init_study = _load("init_study")
+    init_study = load_example("init_study")
     with jax.numpy_rank_promotion("allow"):
         assert init_study.main(["--quick", "--out", str(tmp_path)]) == 0
     png = tmp_path / "init_study.png"
@@ -52,7 +31,7 @@ def test_init_study_quick(tmp_path, capsys):
 
     out = capsys.readouterr().out
     assert "50-layer ReLU MLP, width 128, batch of 128 digits" in out
-    table = _table(out)
+    table = markdown_table(out)
     assert list(table) == ["1/n", "2/n", "3/n", "xavier", "kaiming"]
     # columns: activation RMS at layers 1, 25, 49; gradient norm at layers 1, 25, 50; verdict
     num = {name: [float(v) for v in cells[:6]] for name, cells in table.items()}

@@ -19,15 +19,14 @@ The bars, measured on CPU (jax 0.10, seeds 0-4 of the digits run):
 
 from __future__ import annotations
 
-import importlib.util
 import pathlib
 import re
-import sys
 from types import ModuleType
 
 import jax
 import numpy as np
 import pytest
+from _examples import load_example, markdown_table
 
 import gradtx
 
@@ -35,25 +34,15 @@ pytest.importorskip("matplotlib")
 pytest.importorskip("sklearn")
 pytest.importorskip("tqdm")
 
-EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
-
-
-def _load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"_example_{name}", EXAMPLES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while building
-    spec.loader.exec_module(module)
-    return module
-
 
 @pytest.fixture(scope="module")
 def train_digits() -> ModuleType:
-    return _load("train_digits")
+    return load_example("train_digits")
 
 
 @pytest.fixture(scope="module")
 def quadratic_paths() -> ModuleType:
-    return _load("quadratic_paths")
+    return load_example("quadratic_paths")
 
 
 def _run(module: ModuleType, argv: list[str]) -> None:
@@ -61,13 +50,6 @@ def _run(module: ModuleType, argv: list[str]) -> None:
     # implicit rank promotion an error for the library's tests, so allow it here.
     with jax.numpy_rank_promotion("allow"):
         assert module.main(argv) == 0
-
-
-def _table(text: str) -> dict[str, list[str]]:
-    """The rows of the printed markdown table: first cell -> the other cells."""
-    rows = [line for line in text.splitlines() if line.startswith("| ")][1:]  # no header
-    cells = [[c.strip() for c in row.strip("|").split("|")] for row in rows]
-    return {c[0]: c[1:] for c in cells}
 
 
 def _png(path: pathlib.Path) -> None:
@@ -83,7 +65,7 @@ def test_train_digits_reaches_95_percent_and_resumes(train_digits, tmp_path, cap
     argv = ["--out", str(tmp_path), "--no-progress", "--resume", str(tmp_path / "ck")]
     _run(train_digits, argv)
     _png(tmp_path / "digits_loss.png")
-    table = _table(capsys.readouterr().out)
+    table = markdown_table(capsys.readouterr().out)
     assert list(table) == ["sgd", "momentum 0.9", "rmsprop", "adam", "adam + decay"]
     assert float(table["adam"][3]) >= 0.95, table["adam"]  # the README's promise
     # columns: learning rate, train loss, train acc, test acc, last grad norm,
@@ -112,7 +94,7 @@ def test_train_digits_reaches_95_percent_and_resumes(train_digits, tmp_path, cap
         f"{epochs}, " in out
     )
     assert f"lr {end:.3g}" in out
-    again = _table(out)
+    again = markdown_table(out)
     assert {k: v[:-1] for k, v in again.items()} == {k: v[:-1] for k, v in table.items()}
 
 
@@ -152,7 +134,7 @@ def test_quadratic_paths_quick(quadratic_paths, tmp_path, capsys):
     _png(tmp_path / "quadratic_paths.png")
     out = capsys.readouterr().out
     gap0 = float(re.search(r"f\(x0\) - f\* = ([0-9.eE+-]+)", out).group(1))
-    table = _table(out)
+    table = markdown_table(out)
     names = ["gradient descent", "momentum 0.9", "nesterov 0.9", "adam", "newton", "l-bfgs"]
     assert list(table) == names
     assert table["newton"][1] == "1"  # Newton lands on the minimum of a quadratic in one step
